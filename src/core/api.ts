@@ -1,0 +1,134 @@
+/**
+ * Shapes of the REST API's JSON responses (v1). Times are ISO 8601 strings in UTC; absent values
+ * are null. The server builds these from domain types (src/server/api/serialize.ts); the client
+ * and the CLI read them.
+ */
+import type { Backoff, JobError, JobStatus, JobType, Requirements, Role, WorkerStatus } from './types.ts';
+
+export interface AttemptView {
+  attempt: number;
+  workerId: string;
+  status: 'assigned' | 'running' | 'completed' | 'failed' | 'timed_out' | 'lost' | 'cancelled';
+  assignedAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  exitCode: number | null;
+  error: JobError | null;
+}
+
+export interface JobView {
+  id: string;
+  tenant: string;
+  type: JobType;
+  name: string | null;
+  queue: string;
+  priority: number;
+  status: JobStatus;
+  payload: Record<string, unknown>;
+  runAt: string;
+  maxRetries: number;
+  backoff: Backoff;
+  timeoutMs: number | null;
+  requirements: Requirements;
+  idempotencyKey: string | null;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  /** Attempts started so far. */
+  attempt: number;
+  workerId: string | null;
+  progress: number | null;
+  error: JobError | null;
+  reason: string | null;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  /** Present on GET /v1/jobs/:id; omitted from lists. */
+  attempts?: AttemptView[];
+}
+
+export interface JobListView {
+  jobs: JobView[];
+  nextCursor: string | null;
+}
+
+export interface BatchResultView {
+  jobs: JobView[];
+  /** Per input job: true when an existing job was returned for its idempotencyKey. */
+  existed: boolean[];
+}
+
+export interface LogEntryView {
+  seq: number;
+  attempt: number;
+  stream: 'stdout' | 'stderr' | 'system';
+  at: string;
+  data: string;
+}
+
+export interface ResultView {
+  jobId: string;
+  status: JobStatus;
+  result: unknown;
+}
+
+export interface QueueView {
+  name: string;
+  paused: boolean;
+  counts: Partial<Record<JobStatus, number>>;
+}
+
+export interface WorkerView {
+  id: string;
+  tenant: string;
+  name: string;
+  host: string;
+  types: JobType[];
+  handlers: string[];
+  queues: string[];
+  labels: Record<string, string>;
+  capacity: number;
+  region: string | null;
+  zone: string | null;
+  status: WorkerStatus;
+  /** True when connected to the server that answered. */
+  connected: boolean;
+  registeredAt: string;
+  lastSeenAt: string;
+}
+
+export interface TokenView {
+  id: string;
+  tenant: string;
+  name: string;
+  role: Role;
+  system: boolean;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+/** Returned once, when a token is created: the only time the secret is shown. */
+export interface CreatedTokenView extends TokenView {
+  token: string;
+}
+
+export interface TenantView {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface AuditView {
+  id: number;
+  tenant: string;
+  actor: string;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  at: string;
+  detail: unknown;
+}
+
+export interface ErrorView {
+  error: { code: string; message: string; field?: string; details?: unknown };
+}

@@ -1,0 +1,226 @@
+/**
+ * The job input accepted by POST /v1/jobs: its JSON Schema (used by the API for validation and
+ * for /openapi.json) and the pure function that checks what a schema cannot and fills defaults.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { invalid } from './errors.ts';
+import { DEFAULT_BACKOFF } from './retry.ts';
+import { readyStatus } from './transition.ts';
+import type { JobSpec, JobStatus, JobType } from './types.ts';
+
+/** Largest batch of jobs accepted in one request. */
+export const MAX_BATCH = 10_000;
+
+const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$' });
+
+export const BackoffInput = Type.Object(
+  {
+    initialMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000 })),
+    maxMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 86_400_000 })),
+    factor: Type.Optional(Type.Number({ minimum: 1, maximum: 10 })),
+    jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const RequirementsInput = Type.Object(
+  {
+    labels: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 100 }), Type.String({ maxLength: 200 }))),
+    cpu: Type.Optional(Type.Number({ minimum: 0, maximum: 1024 })),
+    memoryMb: Type.Optional(Type.Integer({ minimum: 0, maximum: 16_777_216 })),
+  },
+  { additionalProperties: false },
+);
+
+/** The fields a client may set on a job. */
+export const jobInputProperties = {
+  type: Type.Union([Type.Literal('command'), Type.Literal('http'), Type.Literal('function'), Type.Literal('container')]),
+  payload: Type.Record(Type.String(), Type.Unknown()),
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  queue: Type.Optional(Name),
+  priority: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
+  runAt: Type.Optional(Type.String({ format: 'date-time' })),
+  delayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 366 * 86_400_000 })),
+  maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+  backoff: Type.Optional(BackoffInput),
+  timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86_400_000 })),
+  requirements: Type.Optional(RequirementsInput),
+  idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 50 })),
+  metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+};
+
+export const JobInput = Type.Object(jobInputProperties, { additionalProperties: false });
+export type JobInput = Static<typeof JobInput>;
+
+/** PATCH /v1/jobs/:id — every spec field but `type` and `idempotencyKey` may change before start. */
+export const JobPatchInput = Type.Partial(
+  Type.Object({
+    payload: jobInputProperties.payload,
+    name: jobInputProperties.name,
+    queue: jobInputProperties.queue,
+    priority: jobInputProperties.priority,
+    runAt: jobInputProperties.runAt,
+    delayMs: jobInputProperties.delayMs,
+    maxRetries: jobInputProperties.maxRetries,
+    backoff: jobInputProperties.backoff,
+    timeoutMs: jobInputProperties.timeoutMs,
+    requirements: jobInputProperties.requirements,
+    tags: jobInputProperties.tags,
+    metadata: jobInputProperties.metadata,
+  }),
+  { additionalProperties: false, minProperties: 1 },
+);
+export type JobPatchInput = Static<typeof JobPatchInput>;
+
+/** A job ready to insert: its spec, its first status and when it may run. */
+export interface NewJob extends JobSpec {
+  id: string;
+  tenant: string;
+  status: JobStatus;
+  runAt: number;
+  createdAt: number;
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string');
+}
+
+function isStringRecord(v: unknown): v is Record<string, string> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+}
+
+/**
+ * Checks a job payload against its type. `at` is the JSON path of the payload, used in the
+ * error's `field`. Throws BATON_E_VALIDATION naming the first bad field.
+ */
+export function validatePayload(type: JobType, payload: Record<string, unknown>, at: string): void {
+  const allowed: Record<JobType, string[]> = {
+    command: ['argv', 'script', 'shell', 'env', 'cwd'],
+    http: ['url', 'method', 'headers', 'body', 'okStatus'],
+    function: ['handler', 'args'],
+    container: ['image', 'argv', 'env', 'memoryMb', 'cpus', 'network'],
+  };
+  for (const k of Object.keys(payload)) {
+    if (!allowed[type].includes(k)) throw invalid(`${at}.${k}`, `unknown field for a ${type} job (allowed: ${allowed[type].join(', ')})`);
+  }
+  switch (type) {
+    case 'command': {
+      const { argv, script, shell, env, cwd } = payload;
+      if (argv === undefined && script === undefined) throw invalid(`${at}.argv`, 'a command job needs argv (array of strings) or script (string)');
+      if (argv !== undefined && script !== undefined) throw invalid(`${at}.script`, 'give argv or script, not both');
+      if (argv !== undefined && (!isStringArray(argv) || argv.length === 0 || argv[0] === '')) throw invalid(`${at}.argv`, 'must be a non-empty array of strings');
+      if (script !== undefined && (typeof script !== 'string' || script.length === 0)) throw invalid(`${at}.script`, 'must be a non-empty string');
+      if (shell !== undefined && (typeof shell !== 'string' || shell.length === 0)) throw invalid(`${at}.shell`, 'must be a path to a shell');
+      if (env !== undefined && !isStringRecord(env)) throw invalid(`${at}.env`, 'must be an object of string values');
+      if (cwd !== undefined && (typeof cwd !== 'string' || cwd.length === 0)) throw invalid(`${at}.cwd`, 'must be a non-empty string');
+      return;
+    }
+    case 'http': {
+      const { url, method, headers, okStatus } = payload;
+      if (typeof url !== 'string') throw invalid(`${at}.url`, 'an http job needs url (string)');
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw invalid(`${at}.url`, 'is not a valid absolute URL');
+      }
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalid(`${at}.url`, 'must be http or https');
+      if (method !== undefined && (typeof method !== 'string' || !/^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)$/.test(method))) {
+        throw invalid(`${at}.method`, 'must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
+      }
+      if (headers !== undefined && !isStringRecord(headers)) throw invalid(`${at}.headers`, 'must be an object of string values');
+      if (okStatus !== undefined && (!Array.isArray(okStatus) || !okStatus.every((s) => Number.isInteger(s) && s >= 100 && s <= 599))) {
+        throw invalid(`${at}.okStatus`, 'must be an array of HTTP status codes');
+      }
+      return;
+    }
+    case 'function': {
+      const { handler } = payload;
+      if (typeof handler !== 'string' || !/^[A-Za-z0-9_.:-]{1,200}$/.test(handler)) throw invalid(`${at}.handler`, 'a function job needs handler (the registered name)');
+      return;
+    }
+    case 'container': {
+      const { image, argv } = payload;
+      if (typeof image !== 'string' || image.length === 0) throw invalid(`${at}.image`, 'a container job needs image');
+      if (argv !== undefined && !isStringArray(argv)) throw invalid(`${at}.argv`, 'must be an array of strings');
+      return;
+    }
+  }
+}
+
+/** Parses an ISO 8601 instant; the schema checked the format, this guards what it cannot (e.g. month 13). */
+export function parseInstant(value: string, field: string): number {
+  const t = Date.parse(value);
+  if (!Number.isFinite(t)) throw invalid(field, 'is not a valid ISO 8601 date-time');
+  return t;
+}
+
+/**
+ * Turns a schema-valid job input into a job ready to insert: fills defaults, checks the payload
+ * and the rules a schema cannot express. `at` prefixes field names (e.g. `jobs[3]`).
+ */
+export function normalizeJobInput(input: JobInput, ids: { id: string; tenant: string }, now: number, at = ''): NewJob {
+  const p = (f: string) => (at ? `${at}.${f}` : f);
+  if (input.runAt !== undefined && input.delayMs !== undefined) throw invalid(p('delayMs'), 'give runAt or delayMs, not both');
+  validatePayload(input.type, input.payload, p('payload'));
+  const backoff = { ...DEFAULT_BACKOFF, ...(input.backoff ?? {}) };
+  if (backoff.maxMs < backoff.initialMs) throw invalid(p('backoff.maxMs'), 'must be at least backoff.initialMs');
+  const runAt =
+    input.runAt !== undefined ? parseInstant(input.runAt, p('runAt')) : input.delayMs !== undefined ? now + input.delayMs : now;
+  return {
+    id: ids.id,
+    tenant: ids.tenant,
+    type: input.type,
+    payload: input.payload,
+    name: input.name ?? null,
+    queue: input.queue ?? 'default',
+    priority: input.priority ?? 5,
+    maxRetries: input.maxRetries ?? 0,
+    backoff,
+    timeoutMs: input.timeoutMs ?? null,
+    requirements: {
+      labels: input.requirements?.labels ?? {},
+      cpu: input.requirements?.cpu ?? 0,
+      memoryMb: input.requirements?.memoryMb ?? 0,
+    },
+    idempotencyKey: input.idempotencyKey ?? null,
+    tags: [...new Set(input.tags ?? [])],
+    metadata: input.metadata ?? {},
+    status: readyStatus(runAt, now),
+    runAt,
+    createdAt: now,
+  };
+}
+
+/**
+ * Turns a schema-valid patch into the spec fields to change. `type` is the job's type, needed to
+ * check a new payload.
+ */
+export function normalizeJobPatch(
+  patch: JobPatchInput,
+  current: Pick<JobSpec, 'type' | 'backoff' | 'requirements'>,
+  now: number,
+): Partial<JobSpec> & { runAt?: number } {
+  if (patch.runAt !== undefined && patch.delayMs !== undefined) throw invalid('delayMs', 'give runAt or delayMs, not both');
+  const out: Partial<JobSpec> & { runAt?: number } = {};
+  if (patch.payload !== undefined) {
+    validatePayload(current.type, patch.payload, 'payload');
+    out.payload = patch.payload;
+  }
+  if (patch.name !== undefined) out.name = patch.name;
+  if (patch.queue !== undefined) out.queue = patch.queue;
+  if (patch.priority !== undefined) out.priority = patch.priority;
+  if (patch.maxRetries !== undefined) out.maxRetries = patch.maxRetries;
+  if (patch.timeoutMs !== undefined) out.timeoutMs = patch.timeoutMs;
+  if (patch.tags !== undefined) out.tags = [...new Set(patch.tags)];
+  if (patch.metadata !== undefined) out.metadata = patch.metadata;
+  if (patch.backoff !== undefined) {
+    out.backoff = { ...current.backoff, ...patch.backoff };
+    if (out.backoff.maxMs < out.backoff.initialMs) throw invalid('backoff.maxMs', 'must be at least backoff.initialMs');
+  }
+  if (patch.requirements !== undefined) out.requirements = { ...current.requirements, ...patch.requirements, labels: patch.requirements.labels ?? current.requirements.labels };
+  if (patch.runAt !== undefined) out.runAt = parseInstant(patch.runAt, 'runAt');
+  if (patch.delayMs !== undefined) out.runAt = now + patch.delayMs;
+  return out;
+}

@@ -1,0 +1,166 @@
+/**
+ * The Store interface: everything Baton keeps durable goes through these methods. Two
+ * implementations (sqlite/ and, later, postgres/) pass the same contract suite
+ * (src/store/contract.ts). Methods are noun-verb, take one params object and return domain types.
+ * Every method that changes a job runs the core `transition` inside one transaction.
+ */
+import type { ErrorCode } from '../core/errors.ts';
+import type { Report } from '../core/protocol.ts';
+import type { NewJob } from '../core/spec.ts';
+import type { JobEvent } from '../core/transition.ts';
+import type {
+  AuditEntry,
+  AuditInput,
+  Job,
+  JobSpec,
+  JobStatus,
+  JobType,
+  LogEntry,
+  QueueStats,
+  Tenant,
+  TokenRecord,
+  WorkerInfo,
+  WorkerStatus,
+} from '../core/types.ts';
+
+/** Engine features the services may use; never branch on the engine's name. */
+export interface StoreCapabilities {
+  /** The store can wake other servers (LISTEN/NOTIFY). */
+  supportsListen: boolean;
+  /** Claims may run concurrently from many servers (FOR UPDATE SKIP LOCKED). */
+  supportsSkipLocked: boolean;
+  /** More than one server process may use the store at once. */
+  multiServer: boolean;
+}
+
+/** A page of results and the cursor of the next page (null at the end). */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface JobListFilter {
+  tenant: string;
+  status?: JobStatus;
+  queue?: string;
+  type?: JobType;
+  tag?: string;
+  /** Page size, 1–1000. */
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string | null;
+}
+
+/** One assignment the dispatcher wants written. */
+export interface AssignmentInput {
+  jobId: string;
+  workerId: string;
+  leaseToken: string;
+  leaseExpiresAt: number;
+}
+
+/** Result of applying one worker report. */
+export type ReportOutcome =
+  | { ok: true; job: Job | null }
+  | { ok: false; code: ErrorCode; message: string };
+
+export interface InsertResult {
+  /** The jobs, in input order. */
+  jobs: Job[];
+  /** For each input, true when an existing job was returned for its idempotencyKey. */
+  existed: boolean[];
+}
+
+export interface Store {
+  readonly capabilities: StoreCapabilities;
+
+  /** Applies pending migrations (idempotent, safe to call on every start). */
+  migrate(): Promise<void>;
+  /** Releases connections and files. */
+  close(): Promise<void>;
+  /** Cheap liveness probe of the storage engine. */
+  ping(): Promise<void>;
+
+  // ---- tenants and tokens ----------------------------------------------------------------
+  tenantCreate(p: { tenant: Tenant; audit?: AuditInput }): Promise<Tenant>;
+  tenantGet(p: { id: string }): Promise<Tenant | null>;
+  tenantList(): Promise<Tenant[]>;
+
+  tokenCreate(p: { token: TokenRecord; audit?: AuditInput }): Promise<TokenRecord>;
+  tokenGet(p: { id: string }): Promise<TokenRecord | null>;
+  tokenList(p: { tenant: string }): Promise<TokenRecord[]>;
+  /** Deletes a token of `tenant`; false when there was none. */
+  tokenDelete(p: { tenant: string; id: string; audit?: AuditInput }): Promise<boolean>;
+  /** Any system token at all (used once, at first start). */
+  tokenCountSystem(): Promise<number>;
+
+  // ---- jobs --------------------------------------------------------------------------------
+  /**
+   * Inserts jobs in one transaction, all or nothing. A job whose (tenant, idempotencyKey)
+   * exists already is not inserted; the existing job is returned in its place.
+   */
+  jobInsertMany(p: { jobs: NewJob[]; audit?: AuditInput }): Promise<InsertResult>;
+  /** A job of `tenant` with its attempts, or null. */
+  jobGet(p: { tenant: string; id: string }): Promise<Job | null>;
+  /** Jobs of a tenant, newest first, filtered, one page at a time. */
+  jobList(p: JobListFilter): Promise<Page<Job>>;
+  /**
+   * Applies a client event (`modify`, `cancel`, `retry`) to one job of `tenant` through the
+   * transition function, in one transaction. Returns the job before and after.
+   * Throws BATON_E_NOT_FOUND, or the transition's error.
+   */
+  jobApply(p: { tenant: string; id: string; event: JobEvent; now: number; audit?: AuditInput }): Promise<{ before: Job; after: Job }>;
+  /** Moves scheduled jobs whose runAt has come to pending; returns how many moved. */
+  jobPromoteDue(p: { now: number; limit: number }): Promise<number>;
+  /** The earliest runAt among scheduled jobs, or null. */
+  jobNextRunAt(): Promise<number | null>;
+  /**
+   * Pending jobs in queues that are not paused, in dispatch order (priority desc, runAt asc,
+   * createdAt asc, id asc), restricted to `tenants`, `queues` (omit for all) and `types`.
+   */
+  jobListReady(p: { tenants: string[]; queues?: string[]; types: JobType[]; limit: number }): Promise<Job[]>;
+  /**
+   * Writes assignments in one transaction. Each is applied only if the job is still pending
+   * (compare-and-set); returns the jobs that were assigned, with their new attempt.
+   */
+  jobAssignMany(p: { assignments: AssignmentInput[]; now: number }): Promise<Job[]>;
+
+  // ---- attempts, leases, logs ------------------------------------------------------------------
+  /**
+   * Applies a batch of worker reports in one transaction (group commit). Each report is
+   * fenced by (attempt, leaseToken); a stale one gets `{ok: false, code: 'BATON_E_STALE_ATTEMPT'}`
+   * and changes nothing. `random` supplies jitter for retry backoff, one value per report.
+   */
+  reportApplyMany(p: { workerId: string; reports: Report[]; now: number; random: () => number }): Promise<ReportOutcome[]>;
+  /**
+   * Extends the leases a worker holds to `leaseExpiresAt`. Returns the leases that are no
+   * longer valid (job cancelled, reassigned or ended): the worker must stop those attempts.
+   */
+  leaseExtend(p: { workerId: string; leases: { jobId: string; attempt: number; leaseToken: string }[]; leaseExpiresAt: number; now: number }): Promise<{ lost: { jobId: string; attempt: number; leaseToken: string }[] }>;
+  /** Returns jobs whose lease expired before `now` to pending (or failed); returns them. */
+  leaseReapExpired(p: { now: number; limit: number; random: () => number }): Promise<Job[]>;
+  /** Log lines of a job of `tenant` with seq greater than `afterSeq`, in order. */
+  logList(p: { tenant: string; jobId: string; afterSeq: number; limit: number }): Promise<LogEntry[]>;
+
+  // ---- queues ------------------------------------------------------------------------------
+  /** Queues of a tenant (every queue that has had a job, or was paused) with counts by status. */
+  queueList(p: { tenant: string }): Promise<QueueStats[]>;
+  queueSetPaused(p: { tenant: string; name: string; paused: boolean; now: number; audit?: AuditInput }): Promise<QueueStats>;
+
+  // ---- workers -----------------------------------------------------------------------------
+  /** Creates or refreshes a worker row (on connect and reconnect). */
+  workerUpsert(p: { worker: WorkerInfo }): Promise<WorkerInfo>;
+  workerGet(p: { tenant: string; id: string }): Promise<WorkerInfo | null>;
+  workerList(p: { tenant: string }): Promise<WorkerInfo[]>;
+  workerSetStatus(p: { id: string; status: WorkerStatus; now: number; audit?: AuditInput }): Promise<void>;
+  /** Records that the worker was heard from at `now`. */
+  workerTouch(p: { id: string; now: number }): Promise<void>;
+
+  // ---- audit -------------------------------------------------------------------------------
+  auditWrite(p: { entry: AuditInput; now: number }): Promise<void>;
+  /** Audit rows of a tenant, newest first. */
+  auditList(p: { tenant: string; limit: number; cursor?: string | null }): Promise<Page<AuditEntry>>;
+}
+
+/** Spec fields a job update may set (for reference by implementations). */
+export type JobSpecField = keyof JobSpec;
