@@ -1,0 +1,310 @@
+/**
+ * The typed REST client of Baton: one method per route of the v1 API, shared by the CLI, the
+ * tests and the dashboard. It imports only types from the core, so it runs anywhere fetch does.
+ *
+ * @example
+ * const baton = new BatonClient({ url: 'http://127.0.0.1:7070', token: process.env.BATON_TOKEN });
+ * const job = await baton.submit({ type: 'command', payload: { argv: ['echo', 'hi'] } });
+ * const done = await baton.waitForJob(job.id);
+ */
+import type {
+  AuditView,
+  BatchResultView,
+  CreatedTokenView,
+  JobListView,
+  JobView,
+  LogEntryView,
+  QueueView,
+  ResultView,
+  TenantView,
+  TokenView,
+  WorkerView,
+} from '../core/api.ts';
+import type { JobInput, JobPatchInput } from '../core/spec.ts';
+import type { JobStatus, JobType, Role } from '../core/types.ts';
+import { BatonClientError, Transport, isBatonClientError, type BatonClientOptions } from './http.ts';
+import { readSse } from './sse.ts';
+
+export { BatonClientError, isBatonClientError, type BatonClientOptions } from './http.ts';
+export type { JobInput, JobPatchInput } from '../core/spec.ts';
+
+/** Statuses a job never leaves on its own; the default end of waitForJob. */
+export const FINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** Filter of GET /v1/jobs. Several statuses are sent comma-separated. */
+export interface JobFilter {
+  status?: JobStatus | JobStatus[];
+  queue?: string;
+  type?: JobType;
+  tag?: string;
+  /** Page size. Default: the server's (100). */
+  limit?: number;
+  /** Cursor from a previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+/** Fields a clone may change; everything else is copied from the original job. */
+export type CloneOverrides = Partial<Omit<JobInput, 'type'>>;
+
+/** Reply of GET /healthz. */
+export interface HealthView {
+  status: string;
+  [key: string]: unknown;
+}
+
+/** Reply of GET /v1/jobs/:id/logs. */
+export interface LogPageView {
+  logs: LogEntryView[];
+  /** Pass as `afterSeq` to read on. */
+  nextSeq: number;
+}
+
+/** How a followed log stream ended: the job's final status, or null when stopped by the signal. */
+export interface FollowEnd {
+  status: JobStatus | null;
+}
+
+/** Options of BatonClient.waitForJob. */
+export interface WaitOptions {
+  /** Statuses that end the wait. Default: completed, failed, cancelled. */
+  statuses?: readonly JobStatus[];
+  /** Give up after this long with BATON_E_WAIT_TIMEOUT. Default: wait forever. */
+  timeoutMs?: number;
+  /** Longest pause between polls, ms. Polls start at 50 ms and double up to this. Default 1000. */
+  maxPollMs?: number;
+  signal?: AbortSignal;
+}
+
+/** A client of one Baton server. Every method throws BatonClientError on failure. */
+export class BatonClient {
+  private readonly http: Transport;
+
+  constructor(opts: BatonClientOptions) {
+    this.http = new Transport(opts);
+  }
+
+  /** Base URL of the server this client talks to. */
+  get url(): string {
+    return this.http.url;
+  }
+
+  /** POST /v1/jobs — submits one job (or returns the existing one for its idempotencyKey). */
+  submit(job: JobInput): Promise<JobView> {
+    return this.http.json({ method: 'POST', path: '/v1/jobs', body: job });
+  }
+
+  /** POST /v1/jobs/batch — submits up to 10,000 jobs in one transaction. */
+  submitBatch(jobs: JobInput[]): Promise<BatchResultView> {
+    return this.http.json({ method: 'POST', path: '/v1/jobs/batch', body: { jobs } });
+  }
+
+  /** GET /v1/jobs/:id — one job with its attempts. */
+  getJob(id: string): Promise<JobView> {
+    return this.http.json({ method: 'GET', path: `/v1/jobs/${seg(id)}` });
+  }
+
+  /** GET /v1/jobs — one page of jobs, newest first. */
+  listJobs(filter: JobFilter = {}): Promise<JobListView> {
+    const status = Array.isArray(filter.status) ? filter.status.join(',') : filter.status;
+    return this.http.json({
+      method: 'GET',
+      path: '/v1/jobs',
+      query: { status, queue: filter.queue, type: filter.type, tag: filter.tag, limit: filter.limit, cursor: filter.cursor },
+    });
+  }
+
+  /** Every job matching `filter`, page after page, following `nextCursor`. */
+  async *iterateJobs(filter: JobFilter = {}): AsyncGenerator<JobView> {
+    let cursor = filter.cursor;
+    for (;;) {
+      const page = await this.listJobs({ ...filter, cursor });
+      yield* page.jobs;
+      if (!page.nextCursor || page.jobs.length === 0) return;
+      cursor = page.nextCursor;
+    }
+  }
+
+  /** POST /v1/jobs/:id/cancel — cancels a job that has not ended; a running attempt is killed. */
+  cancel(id: string, reason?: string): Promise<JobView> {
+    return this.http.json({ method: 'POST', path: `/v1/jobs/${seg(id)}/cancel`, body: reason === undefined ? {} : { reason } });
+  }
+
+  /** PATCH /v1/jobs/:id — changes a job that has not started yet. */
+  modify(id: string, patch: JobPatchInput): Promise<JobView> {
+    return this.http.json({ method: 'PATCH', path: `/v1/jobs/${seg(id)}`, body: patch });
+  }
+
+  /** POST /v1/jobs/:id/retry — runs a failed or cancelled job again, with optional changes. */
+  retry(id: string, overrides: JobPatchInput = {}): Promise<JobView> {
+    return this.http.json({ method: 'POST', path: `/v1/jobs/${seg(id)}/retry`, body: overrides });
+  }
+
+  /** POST /v1/jobs/:id/clone — submits a new job with the same spec, with optional changes. */
+  clone(id: string, overrides: CloneOverrides = {}): Promise<JobView> {
+    return this.http.json({ method: 'POST', path: `/v1/jobs/${seg(id)}/clone`, body: overrides });
+  }
+
+  /** GET /v1/jobs/:id/logs — one page of log lines after `afterSeq`. */
+  logs(id: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<LogPageView> {
+    return this.http.json({ method: 'GET', path: `/v1/jobs/${seg(id)}/logs`, query: { afterSeq: opts.afterSeq, limit: opts.limit } });
+  }
+
+  /**
+   * GET /v1/jobs/:id/logs?follow=true — yields log lines as the job writes them, from the first
+   * (or after `afterSeq`) until the job ends; the generator's return value says how it ended.
+   * A dropped connection is resumed after the last line seen. Aborting `signal` ends the
+   * iteration quietly with status null.
+   */
+  async *followLogs(id: string, opts: { signal?: AbortSignal; afterSeq?: number } = {}): AsyncGenerator<LogEntryView, FollowEnd> {
+    let afterSeq = opts.afterSeq;
+    let failures = 0;
+    while (!opts.signal?.aborted) {
+      let res: Response;
+      try {
+        res = await this.http.send({
+          method: 'GET',
+          path: `/v1/jobs/${seg(id)}/logs`,
+          query: { follow: true, afterSeq },
+          headers: { accept: 'text/event-stream' },
+          signal: opts.signal,
+        });
+      } catch (e) {
+        if (opts.signal?.aborted) break;
+        throw e;
+      }
+      if (!res.body) throw new BatonClientError('BATON_E_INTERNAL', 'the log stream has no body', { status: res.status });
+      try {
+        for await (const ev of readSse(res.body)) {
+          if (ev.event === 'log') {
+            const entry = JSON.parse(ev.data) as LogEntryView;
+            afterSeq = entry.seq;
+            failures = 0;
+            yield entry;
+          } else if (ev.event === 'end') {
+            const end = JSON.parse(ev.data) as { status?: JobStatus };
+            return { status: end.status ?? null };
+          } else if (ev.event === 'error') {
+            const body = JSON.parse(ev.data) as { error?: { code?: string; message?: string } };
+            throw new BatonClientError(body.error?.code ?? 'BATON_E_INTERNAL', body.error?.message ?? 'log stream error', { status: res.status });
+          }
+        }
+      } catch (e) {
+        if (opts.signal?.aborted) break;
+        if (isBatonClientError(e)) throw e;
+        // The connection broke mid-stream: reconnect below, after the last line seen.
+      }
+      // Three drops in a row with no new line means the server is gone, not a blip.
+      if (++failures >= 3) {
+        throw new BatonClientError('BATON_E_UNAVAILABLE', `the log stream of job ${id} kept closing before the job ended`, { status: 0 });
+      }
+    }
+    return { status: null };
+  }
+
+  /** GET /v1/jobs/:id/result — the result of a completed job (BATON_E_NO_RESULT before that). */
+  result(id: string): Promise<ResultView> {
+    return this.http.json({ method: 'GET', path: `/v1/jobs/${seg(id)}/result` });
+  }
+
+  /** GET /v1/queues — every queue of the tenant with its counts by status. */
+  async queues(): Promise<QueueView[]> {
+    return (await this.http.json<{ queues: QueueView[] }>({ method: 'GET', path: '/v1/queues' })).queues;
+  }
+
+  /** POST /v1/queues/:name/pause — stops dispatching from a queue; running jobs go on. */
+  pauseQueue(name: string): Promise<QueueView> {
+    return this.http.json({ method: 'POST', path: `/v1/queues/${seg(name)}/pause`, body: {} });
+  }
+
+  /** POST /v1/queues/:name/resume — dispatches from a paused queue again. */
+  resumeQueue(name: string): Promise<QueueView> {
+    return this.http.json({ method: 'POST', path: `/v1/queues/${seg(name)}/resume`, body: {} });
+  }
+
+  /** GET /v1/workers — registered workers of the tenant. */
+  async workers(): Promise<WorkerView[]> {
+    return (await this.http.json<{ workers: WorkerView[] }>({ method: 'GET', path: '/v1/workers' })).workers;
+  }
+
+  /** POST /v1/workers/:id/drain — the worker finishes its running jobs, takes no more, and exits. */
+  drainWorker(id: string): Promise<WorkerView> {
+    return this.http.json({ method: 'POST', path: `/v1/workers/${seg(id)}/drain`, body: {} });
+  }
+
+  /** POST /v1/tokens — creates a token; the reply is the only time its secret is shown. */
+  createToken(p: { name: string; role: Role }): Promise<CreatedTokenView> {
+    return this.http.json({ method: 'POST', path: '/v1/tokens', body: p });
+  }
+
+  /** GET /v1/tokens — tokens of the tenant, without secrets. */
+  async listTokens(): Promise<TokenView[]> {
+    return (await this.http.json<{ tokens: TokenView[] }>({ method: 'GET', path: '/v1/tokens' })).tokens;
+  }
+
+  /** DELETE /v1/tokens/:id — revokes a token at once. */
+  async deleteToken(id: string): Promise<void> {
+    await this.http.json({ method: 'DELETE', path: `/v1/tokens/${seg(id)}` });
+  }
+
+  /** POST /v1/tenants — creates a tenant (system admin tokens only). */
+  createTenant(p: { id: string; name: string }): Promise<TenantView> {
+    return this.http.json({ method: 'POST', path: '/v1/tenants', body: p });
+  }
+
+  /** GET /v1/tenants — every tenant (system admin tokens only). */
+  async listTenants(): Promise<TenantView[]> {
+    return (await this.http.json<{ tenants: TenantView[] }>({ method: 'GET', path: '/v1/tenants' })).tenants;
+  }
+
+  /** GET /v1/audit — one page of the tenant's audit log, newest first. */
+  audit(opts: { limit?: number; cursor?: string } = {}): Promise<{ entries: AuditView[]; nextCursor: string | null }> {
+    return this.http.json({ method: 'GET', path: '/v1/audit', query: { limit: opts.limit, cursor: opts.cursor } });
+  }
+
+  /** GET /healthz — liveness of the server and its store. */
+  health(): Promise<HealthView> {
+    return this.http.json({ method: 'GET', path: '/healthz' });
+  }
+
+  /**
+   * Polls a job until its status is one of `statuses` (default: a final status) and returns it.
+   * Throws BATON_E_WAIT_TIMEOUT after `timeoutMs`.
+   */
+  async waitForJob(id: string, opts: WaitOptions = {}): Promise<JobView> {
+    const statuses = opts.statuses ?? FINAL_STATUSES;
+    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+    const maxPoll = opts.maxPollMs ?? 1000;
+    let pause = 50;
+    for (;;) {
+      const job = await this.getJob(id);
+      if (statuses.includes(job.status)) return job;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new BatonClientError('BATON_E_WAIT_TIMEOUT', `job ${id} is still ${job.status} after ${opts.timeoutMs} ms (waiting for ${statuses.join('/')})`, { status: 0 });
+      }
+      await pauseFor(Math.min(pause, left), opts.signal);
+      pause = Math.min(pause * 2, maxPoll);
+    }
+  }
+}
+
+/** Escapes one path segment (ids are UUIDs, but queue names may carry `:` or `.`). */
+function seg(s: string): string {
+  return encodeURIComponent(s);
+}
+
+/** Waits `ms`, or rejects with the signal's reason when it is aborted first. */
+function pauseFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
