@@ -1,0 +1,91 @@
+/**
+ * The SQLite connection Baton's embedded store runs on: opening (pragmas), numbered migrations
+ * read from ./migrations, and a cache of prepared statements shared by the store's parts.
+ */
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+
+/** How durable each commit is: FULL syncs the WAL on every commit, NORMAL only at checkpoints. */
+export type SyncMode = 'FULL' | 'NORMAL';
+
+/** One open database and the statements prepared on it. */
+export interface Sql {
+  db: Database.Database;
+  /** The prepared statement for `sql`, prepared once per connection. */
+  stmt(sql: string): Database.Statement;
+}
+
+/** How long a writer waits for another connection's lock before failing, ms. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/** Opens (creating the parent directory and the file if needed) and configures a database. */
+export function openDatabase(path: string, synchronous: SyncMode): Sql {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  // FULL by default: a job the API acknowledged must survive a power cut, not just a crash.
+  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  db.pragma('foreign_keys = ON');
+  const cache = new Map<string, Database.Statement>();
+  return {
+    db,
+    stmt(sql: string) {
+      let s = cache.get(sql);
+      if (s === undefined) {
+        s = db.prepare(sql);
+        cache.set(sql, s);
+      }
+      return s;
+    },
+  };
+}
+
+/** One migration file: `NNN_name.sql`. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+
+/** The migrations shipped with this build, in version order. */
+export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  const out: Migration[] = [];
+  for (const file of readdirSync(dir)) {
+    const m = /^(\d+)_([\w-]+)\.sql$/.exec(file);
+    if (!m) continue;
+    out.push({ version: Number(m[1]), name: m[2], sql: readFileSync(`${dir}/${file}`, 'utf8') });
+  }
+  out.sort((a, b) => a.version - b.version);
+  for (let i = 1; i < out.length; i++) {
+    if (out[i].version === out[i - 1].version) throw new Error(`two migrations share version ${out[i].version}`);
+  }
+  return out;
+}
+
+/**
+ * Applies every migration newer than the database's, each in its own transaction, and records it
+ * in schema_migrations. Returns the versions applied (empty when up to date).
+ */
+export function applyMigrations(sql: Sql, migrations: Migration[] = loadMigrations(), now = Date.now()): number[] {
+  const { db } = sql;
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+  const done: number[] = [];
+  for (const m of migrations) {
+    if (applied.has(m.version)) continue;
+    // IMMEDIATE takes the write lock first, so two processes starting together cannot both apply it.
+    db.transaction(() => {
+      const again = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version);
+      if (again) return;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, now);
+      done.push(m.version);
+    }).immediate();
+  }
+  return done;
+}

@@ -1,0 +1,158 @@
+/**
+ * Baton's embedded store: one SQLite file in WAL mode, for a single server. better-sqlite3 is
+ * synchronous; the methods are async only to match the Store interface (PostgreSQL is async).
+ * Jobs returned by the hot paths (list, ready, assign, reports, reap) carry `attempts: []`; only
+ * jobGet and jobApply load the attempts.
+ */
+import type { Report } from '../../core/protocol.ts';
+import type { NewJob } from '../../core/spec.ts';
+import type { JobEvent } from '../../core/transition.ts';
+import type { AuditEntry, AuditInput, Job, JobType, LogEntry, QueueStats, Tenant, TokenRecord, WorkerInfo, WorkerStatus } from '../../core/types.ts';
+import type { AssignmentInput, InsertResult, JobListFilter, Page, ReportOutcome, Store, StoreCapabilities } from '../types.ts';
+import * as admin from './admin.ts';
+import { applyMigrations, openDatabase, type Sql, type SyncMode } from './db.ts';
+import * as jobs from './jobs.ts';
+import * as reports from './reports.ts';
+
+/** Options of openSqliteStore. */
+export interface SqliteStoreOptions {
+  /** Database file; parent directories are created. `:memory:` for a throwaway store. */
+  path: string;
+  /** Durability of each commit. Default FULL, so an accepted job survives a power cut. */
+  synchronous?: SyncMode;
+  /** Apply pending migrations on open. Default true. */
+  migrate?: boolean;
+}
+
+class SqliteStore implements Store {
+  readonly capabilities: StoreCapabilities = { supportsListen: false, supportsSkipLocked: false, multiServer: false };
+  readonly #sql: Sql;
+
+  constructor(sql: Sql) {
+    this.#sql = sql;
+  }
+
+  async migrate(): Promise<void> {
+    applyMigrations(this.#sql);
+  }
+  async close(): Promise<void> {
+    if (this.#sql.db.open) this.#sql.db.close();
+  }
+  async ping(): Promise<void> {
+    this.#sql.stmt('SELECT 1').get();
+  }
+
+  async tenantCreate(p: { tenant: Tenant; audit?: AuditInput }): Promise<Tenant> {
+    return admin.tenantCreate(this.#sql, p);
+  }
+  async tenantGet(p: { id: string }): Promise<Tenant | null> {
+    return admin.tenantGet(this.#sql, p);
+  }
+  async tenantList(): Promise<Tenant[]> {
+    return admin.tenantList(this.#sql);
+  }
+  async tokenCreate(p: { token: TokenRecord; audit?: AuditInput }): Promise<TokenRecord> {
+    return admin.tokenCreate(this.#sql, p);
+  }
+  async tokenGet(p: { id: string }): Promise<TokenRecord | null> {
+    return admin.tokenGet(this.#sql, p);
+  }
+  async tokenList(p: { tenant: string }): Promise<TokenRecord[]> {
+    return admin.tokenList(this.#sql, p);
+  }
+  async tokenDelete(p: { tenant: string; id: string; audit?: AuditInput }): Promise<boolean> {
+    // The interface passes no clock here; the audit row is stamped with the wall clock.
+    return admin.tokenDelete(this.#sql, p, Date.now());
+  }
+  async tokenCountSystem(): Promise<number> {
+    return admin.tokenCountSystem(this.#sql);
+  }
+
+  async jobInsertMany(p: { jobs: NewJob[]; audit?: AuditInput }): Promise<InsertResult> {
+    return jobs.jobInsertMany(this.#sql, p);
+  }
+  async jobGet(p: { tenant: string; id: string }): Promise<Job | null> {
+    return jobs.jobGet(this.#sql, p);
+  }
+  async jobList(p: JobListFilter): Promise<Page<Job>> {
+    return jobs.jobList(this.#sql, p);
+  }
+  async jobApply(p: { tenant: string; id: string; event: JobEvent; now: number; audit?: AuditInput }): Promise<{ before: Job; after: Job }> {
+    return jobs.jobApply(this.#sql, p);
+  }
+  async jobPromoteDue(p: { now: number; limit: number }): Promise<number> {
+    return jobs.jobPromoteDue(this.#sql, p);
+  }
+  async jobNextRunAt(): Promise<number | null> {
+    return jobs.jobNextRunAt(this.#sql);
+  }
+  async jobListReady(p: { tenants: string[]; queues?: string[]; types: JobType[]; limit: number }): Promise<Job[]> {
+    return jobs.jobListReady(this.#sql, p);
+  }
+  async jobAssignMany(p: { assignments: AssignmentInput[]; now: number }): Promise<Job[]> {
+    return jobs.jobAssignMany(this.#sql, p);
+  }
+
+  async reportApplyMany(p: { workerId: string; reports: Report[]; now: number; random: () => number }): Promise<ReportOutcome[]> {
+    return reports.reportApplyMany(this.#sql, p);
+  }
+  async leaseExtend(p: {
+    workerId: string;
+    leases: { jobId: string; attempt: number; leaseToken: string }[];
+    leaseExpiresAt: number;
+    now: number;
+  }): Promise<{ lost: { jobId: string; attempt: number; leaseToken: string }[] }> {
+    return reports.leaseExtend(this.#sql, p);
+  }
+  async leaseReapExpired(p: { now: number; limit: number; random: () => number }): Promise<Job[]> {
+    return reports.leaseReapExpired(this.#sql, p);
+  }
+  async logList(p: { tenant: string; jobId: string; afterSeq: number; limit: number }): Promise<LogEntry[]> {
+    return reports.logList(this.#sql, p);
+  }
+
+  async queueList(p: { tenant: string }): Promise<QueueStats[]> {
+    return admin.queueList(this.#sql, p);
+  }
+  async queueSetPaused(p: { tenant: string; name: string; paused: boolean; now: number; audit?: AuditInput }): Promise<QueueStats> {
+    return admin.queueSetPaused(this.#sql, p);
+  }
+
+  async workerUpsert(p: { worker: WorkerInfo }): Promise<WorkerInfo> {
+    return admin.workerUpsert(this.#sql, p);
+  }
+  async workerGet(p: { tenant: string; id: string }): Promise<WorkerInfo | null> {
+    return admin.workerGet(this.#sql, p);
+  }
+  async workerList(p: { tenant: string }): Promise<WorkerInfo[]> {
+    return admin.workerList(this.#sql, p);
+  }
+  async workerSetStatus(p: { id: string; status: WorkerStatus; now: number; audit?: AuditInput }): Promise<void> {
+    admin.workerSetStatus(this.#sql, p);
+  }
+  async workerTouch(p: { id: string; now: number }): Promise<void> {
+    admin.workerTouch(this.#sql, p);
+  }
+
+  async auditWrite(p: { entry: AuditInput; now: number }): Promise<void> {
+    admin.auditWrite(this.#sql, p);
+  }
+  async auditList(p: { tenant: string; limit: number; cursor?: string | null }): Promise<Page<AuditEntry>> {
+    return admin.auditList(this.#sql, p);
+  }
+}
+
+/**
+ * Opens (creating if needed) the SQLite store at `opts.path` and, unless `migrate: false`,
+ * brings its schema up to date.
+ */
+export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
+  const sql = openDatabase(opts.path, opts.synchronous ?? 'FULL');
+  try {
+    if (opts.migrate !== false) applyMigrations(sql);
+  } catch (e) {
+    sql.db.close();
+    throw e;
+  }
+  return new SqliteStore(sql);
+}

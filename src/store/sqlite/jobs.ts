@@ -1,0 +1,194 @@
+/**
+ * Job methods of the SQLite store: insert, read, list, client events, promotion of due jobs,
+ * ready listing and assignment. Every status change goes through the core `transition`.
+ */
+import { BatonError, isBatonError } from '../../core/errors.ts';
+import type { NewJob } from '../../core/spec.ts';
+import { transition, type JobEvent } from '../../core/transition.ts';
+import type { AuditInput, Job, JobType } from '../../core/types.ts';
+import type { AssignmentInput, InsertResult, JobListFilter, Page } from '../types.ts';
+import type { Sql } from './db.ts';
+import { attemptFromRow, jobFromNew, jobFromRow, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, type AttemptRow, type JobRow } from './rows.ts';
+import { checkLimit, decodeCursor, encodeCursor, ensureQueue, loadJob, writeAudit, writeTransition } from './write.ts';
+
+const INSERT_COLUMNS = ['id', 'tenant', 'created_at', ...SPEC_COLUMNS, ...STATE_COLUMNS];
+const INSERT_JOB = `INSERT INTO jobs (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})`;
+const INSERT_TAG = 'INSERT OR IGNORE INTO job_tags (job_id, tag, tenant) VALUES (?, ?, ?)';
+const DELETE_TAGS = 'DELETE FROM job_tags WHERE job_id = ?';
+const SELECT_BY_KEY = 'SELECT * FROM jobs WHERE tenant = ? AND idempotency_key = ?';
+const SELECT_ATTEMPTS = 'SELECT * FROM job_attempts WHERE job_id = ? ORDER BY attempt';
+
+function insertJobRow(sql: Sql, job: Job): void {
+  sql.stmt(INSERT_JOB).run(job.id, job.tenant, job.createdAt, ...specValues(job), ...stateValues(job));
+  for (const tag of job.tags) sql.stmt(INSERT_TAG).run(job.id, tag, job.tenant);
+}
+
+/** Inserts a batch in one transaction; see Store.jobInsertMany. */
+export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput }): InsertResult {
+  const run = sql.db.transaction((): InsertResult => {
+    const jobs: Job[] = [];
+    const existed: boolean[] = [];
+    // Idempotency keys seen in this batch: a repeat returns the first job, as a repeat request would.
+    const byKey = new Map<string, Job>();
+    const queuesSeen = new Set<string>();
+    for (const n of p.jobs) {
+      if (n.idempotencyKey !== null) {
+        const mapKey = `${n.tenant}\u0000${n.idempotencyKey}`;
+        let prior = byKey.get(mapKey);
+        if (prior === undefined) {
+          const row = sql.stmt(SELECT_BY_KEY).get(n.tenant, n.idempotencyKey) as JobRow | undefined;
+          if (row !== undefined) {
+            prior = jobFromRow(row);
+            byKey.set(mapKey, prior);
+          }
+        }
+        if (prior !== undefined) {
+          jobs.push(prior);
+          existed.push(true);
+          continue;
+        }
+      }
+      const job = jobFromNew(n);
+      try {
+        insertJobRow(sql, job);
+      } catch (e) {
+        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+          throw new BatonError('BATON_E_CONFLICT', `job id ${n.id} exists already; nothing of this batch was inserted`);
+        }
+        throw e;
+      }
+      const qKey = `${n.tenant}\u0000${n.queue}`;
+      if (!queuesSeen.has(qKey)) {
+        queuesSeen.add(qKey);
+        ensureQueue(sql, n.tenant, n.queue, n.createdAt);
+      }
+      if (n.idempotencyKey !== null) byKey.set(`${n.tenant}\u0000${n.idempotencyKey}`, job);
+      jobs.push(job);
+      existed.push(false);
+    }
+    if (p.audit && p.jobs.length > 0) writeAudit(sql, p.jobs[0].tenant, p.audit, p.jobs[0].createdAt);
+    return { jobs, existed };
+  });
+  return run();
+}
+
+/** A job of `tenant` with its attempts; see Store.jobGet. */
+export function jobGet(sql: Sql, p: { tenant: string; id: string }): Job | null {
+  const row = sql.stmt('SELECT * FROM jobs WHERE id = ? AND tenant = ?').get(p.id, p.tenant) as JobRow | undefined;
+  if (row === undefined) return null;
+  const attempts = (sql.stmt(SELECT_ATTEMPTS).all(p.id) as AttemptRow[]).map(attemptFromRow);
+  return jobFromRow(row, attempts);
+}
+
+/** Newest first, one page; see Store.jobList. Jobs in a list carry no attempts (use jobGet). */
+export function jobList(sql: Sql, p: JobListFilter): Page<Job> {
+  checkLimit(p.limit);
+  const where: string[] = ['j.tenant = @tenant'];
+  const params: Record<string, unknown> = { tenant: p.tenant, limit: p.limit + 1 };
+  let from = 'jobs j';
+  if (p.tag !== undefined) {
+    // Start from the tag index so a rare tag does not scan the tenant's jobs.
+    from = 'job_tags t JOIN jobs j ON j.id = t.job_id';
+    where.push('t.tenant = @tenant', 't.tag = @tag');
+    params.tag = p.tag;
+  }
+  if (p.status !== undefined) (where.push('j.status = @status'), (params.status = p.status));
+  if (p.queue !== undefined) (where.push('j.queue = @queue'), (params.queue = p.queue));
+  if (p.type !== undefined) (where.push('j.type = @type'), (params.type = p.type));
+  if (p.cursor) (where.push('j.id < @cursor'), (params.cursor = decodeCursor(p.cursor)));
+  const rows = sql.stmt(`SELECT j.* FROM ${from} WHERE ${where.join(' AND ')} ORDER BY j.id DESC LIMIT @limit`).all(params) as JobRow[];
+  const more = rows.length > p.limit;
+  const items = (more ? rows.slice(0, p.limit) : rows).map((r) => jobFromRow(r));
+  return { items, nextCursor: more ? encodeCursor(items[items.length - 1].id) : null };
+}
+
+/** A client event on one job; see Store.jobApply. */
+export function jobApply(sql: Sql, p: { tenant: string; id: string; event: JobEvent; now: number; audit?: AuditInput }): { before: Job; after: Job } {
+  const run = sql.db.transaction(() => {
+    const before = jobGet(sql, { tenant: p.tenant, id: p.id });
+    if (before === null) throw new BatonError('BATON_E_NOT_FOUND', `job ${p.id} not found`);
+    const r = transition(before, p.event, p.now);
+    const specChanged = p.event.type === 'modify' || (p.event.type === 'retry' && p.event.patch !== undefined);
+    writeTransition(sql, r, { spec: specChanged });
+    const after = r.job;
+    if (specChanged) {
+      if (after.queue !== before.queue) ensureQueue(sql, after.tenant, after.queue, p.now);
+      if (JSON.stringify(after.tags) !== JSON.stringify(before.tags)) {
+        sql.stmt(DELETE_TAGS).run(after.id);
+        for (const tag of after.tags) sql.stmt(INSERT_TAG).run(after.id, tag, after.tenant);
+      }
+    }
+    if (p.audit) writeAudit(sql, p.tenant, p.audit, p.now);
+    // Attempts as they are now: a cancel may have ended the current one.
+    const attempts = r.attemptChange ? (sql.stmt(SELECT_ATTEMPTS).all(p.id) as AttemptRow[]).map(attemptFromRow) : before.attempts;
+    return { before, after: { ...after, attempts } };
+  });
+  return run();
+}
+
+/** Scheduled jobs whose time has come become pending; see Store.jobPromoteDue. */
+export function jobPromoteDue(sql: Sql, p: { now: number; limit: number }): number {
+  const run = sql.db.transaction(() => {
+    const rows = sql.stmt("SELECT * FROM jobs WHERE status = 'scheduled' AND run_at <= ? ORDER BY run_at LIMIT ?").all(p.now, p.limit) as JobRow[];
+    for (const row of rows) writeTransition(sql, transition(jobFromRow(row), { type: 'promote' }, p.now));
+    return rows.length;
+  });
+  return run();
+}
+
+/** The earliest runAt of a scheduled job; see Store.jobNextRunAt. */
+export function jobNextRunAt(sql: Sql): number | null {
+  const row = sql.stmt("SELECT MIN(run_at) AS t FROM jobs WHERE status = 'scheduled'").get() as { t: number | null };
+  return row.t;
+}
+
+/** Pending jobs in dispatch order; see Store.jobListReady. Jobs carry no attempts. */
+export function jobListReady(sql: Sql, p: { tenants: string[]; queues?: string[]; types: JobType[]; limit: number }): Job[] {
+  if (p.tenants.length === 0 || p.types.length === 0 || p.limit <= 0) return [];
+  const allQueues = p.queues === undefined || p.queues.includes('*');
+  if (!allQueues && p.queues!.length === 0) return [];
+  // json_each keeps one prepared statement for lists of any length.
+  const rows = sql
+    .stmt(
+      `SELECT j.* FROM jobs j
+       WHERE j.status = 'pending'
+         AND j.tenant IN (SELECT value FROM json_each(@tenants))
+         AND j.type IN (SELECT value FROM json_each(@types))
+         ${allQueues ? '' : 'AND j.queue IN (SELECT value FROM json_each(@queues))'}
+         AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.tenant = j.tenant AND q.name = j.queue AND q.paused = 1)
+       ORDER BY j.priority DESC, j.run_at ASC, j.created_at ASC, j.id ASC
+       LIMIT @limit`,
+    )
+    .all({
+      tenants: JSON.stringify(p.tenants),
+      types: JSON.stringify(p.types),
+      ...(allQueues ? {} : { queues: JSON.stringify(p.queues) }),
+      limit: p.limit,
+    }) as JobRow[];
+  return rows.map((r) => jobFromRow(r));
+}
+
+/**
+ * Assigns each job that is still pending (compare-and-set) and inserts its attempt row; jobs
+ * that moved on meanwhile are skipped. See Store.jobAssignMany. Returned jobs carry no attempts.
+ */
+export function jobAssignMany(sql: Sql, p: { assignments: AssignmentInput[]; now: number }): Job[] {
+  const run = sql.db.transaction(() => {
+    const out: Job[] = [];
+    for (const a of p.assignments) {
+      const job = loadJob(sql, a.jobId);
+      if (job === null || job.status !== 'pending') continue;
+      let r;
+      try {
+        r = transition(job, { type: 'assign', workerId: a.workerId, leaseToken: a.leaseToken, leaseExpiresAt: a.leaseExpiresAt }, p.now);
+      } catch (e) {
+        if (isBatonError(e)) continue;
+        throw e;
+      }
+      writeTransition(sql, r);
+      out.push(r.job);
+    }
+    return out;
+  });
+  return run();
+}

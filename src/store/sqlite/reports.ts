@@ -1,0 +1,135 @@
+/**
+ * Worker-facing methods of the SQLite store: reports (group commit), lease extension, reaping
+ * of expired leases, and logs. Every report is fenced by (attempt, leaseToken).
+ */
+import { isBatonError } from '../../core/errors.ts';
+import type { Report } from '../../core/protocol.ts';
+import { transition, type JobEvent } from '../../core/transition.ts';
+import type { Job, LogEntry } from '../../core/types.ts';
+import type { ReportOutcome } from '../types.ts';
+import type { Sql } from './db.ts';
+import { jobFromRow, type JobRow } from './rows.ts';
+import { loadJob, writeTransition } from './write.ts';
+
+const SELECT_ATTEMPT_LEASE = 'SELECT lease_token, worker_id FROM job_attempts WHERE job_id = ? AND attempt = ?';
+const INSERT_LOG = `INSERT OR IGNORE INTO job_logs (job_id, tenant, attempt, seq, stream, at, data)
+  VALUES (?, ?, ?, ?, ?, ?, ?)`;
+
+function stale(message: string): ReportOutcome {
+  return { ok: false, code: 'BATON_E_STALE_ATTEMPT', message };
+}
+
+/** The event a state-changing report stands for. */
+function eventOf(r: Exclude<Report, { kind: 'log' }>, random: () => number): JobEvent {
+  const ref = { attempt: r.attempt, leaseToken: r.leaseToken };
+  switch (r.kind) {
+    case 'started':
+      return { type: 'start', ...ref };
+    case 'progress':
+      return { type: 'progress', progress: r.progress, ...ref };
+    case 'completed':
+      return { type: 'complete', result: r.result, exitCode: r.exitCode ?? null, ...ref };
+    case 'failed':
+      return { type: 'fail', error: r.error, exitCode: r.exitCode ?? null, timedOut: r.timedOut ?? false, random: random(), ...ref };
+  }
+}
+
+/**
+ * A log chunk is kept when it belongs to the job's current attempt and carries that attempt's
+ * lease token, even after the attempt ended (its last lines may arrive after the outcome).
+ */
+function applyLog(sql: Sql, workerId: string, job: Job, r: Extract<Report, { kind: 'log' }>, now: number): ReportOutcome {
+  if (r.attempt !== job.attempt) return stale(`log for attempt ${r.attempt} of job ${job.id} refused: the current attempt is ${job.attempt}`);
+  const lease = sql.stmt(SELECT_ATTEMPT_LEASE).get(job.id, r.attempt) as { lease_token: string; worker_id: string } | undefined;
+  if (lease === undefined || lease.lease_token !== r.leaseToken || lease.worker_id !== workerId) {
+    return stale(`log for attempt ${r.attempt} of job ${job.id} refused: wrong lease`);
+  }
+  sql.stmt(INSERT_LOG).run(job.id, job.tenant, r.attempt, r.seq, r.stream, now, r.data);
+  return { ok: true, job: null };
+}
+
+function applyOne(sql: Sql, workerId: string, r: Report, now: number, random: () => number): ReportOutcome {
+  const job = loadJob(sql, r.jobId);
+  if (job === null) return { ok: false, code: 'BATON_E_NOT_FOUND', message: `job ${r.jobId} not found` };
+  if (r.kind === 'log') return applyLog(sql, workerId, job, r, now);
+  // A current attempt held by another worker cannot be this worker's (tokens are unique anyway).
+  if (job.workerId !== null && job.workerId !== workerId) {
+    return stale(`report for job ${job.id} refused: the attempt belongs to worker ${job.workerId}`);
+  }
+  if (r.kind === 'started' && job.status === 'running' && r.attempt === job.attempt && r.leaseToken === job.leaseToken) {
+    // A resent `started` (the ack was lost): the job is already where the report would put it.
+    return { ok: true, job };
+  }
+  const res = transition(job, eventOf(r, random), now);
+  writeTransition(sql, res);
+  return { ok: true, job: res.job };
+}
+
+/** Applies a batch of reports in one transaction; see Store.reportApplyMany. */
+export function reportApplyMany(sql: Sql, p: { workerId: string; reports: Report[]; now: number; random: () => number }): ReportOutcome[] {
+  const run = sql.db.transaction(() =>
+    p.reports.map((r): ReportOutcome => {
+      try {
+        return applyOne(sql, p.workerId, r, p.now, p.random);
+      } catch (e) {
+        // transition throws before anything is written, so a refused report leaves no trace.
+        if (isBatonError(e)) return { ok: false, code: e.code, message: e.message };
+        throw e;
+      }
+    }),
+  );
+  return run();
+}
+
+/** Extends valid leases and names the lost ones; see Store.leaseExtend. */
+export function leaseExtend(
+  sql: Sql,
+  p: { workerId: string; leases: { jobId: string; attempt: number; leaseToken: string }[]; leaseExpiresAt: number; now: number },
+): { lost: { jobId: string; attempt: number; leaseToken: string }[] } {
+  const run = sql.db.transaction(() => {
+    const lost: { jobId: string; attempt: number; leaseToken: string }[] = [];
+    for (const l of p.leases) {
+      const job = loadJob(sql, l.jobId);
+      const valid =
+        job !== null &&
+        (job.status === 'assigned' || job.status === 'running') &&
+        job.attempt === l.attempt &&
+        job.leaseToken === l.leaseToken &&
+        job.workerId === p.workerId;
+      if (!valid) {
+        lost.push({ jobId: l.jobId, attempt: l.attempt, leaseToken: l.leaseToken });
+        continue;
+      }
+      writeTransition(sql, transition(job, { type: 'extend', attempt: l.attempt, leaseToken: l.leaseToken, leaseExpiresAt: p.leaseExpiresAt }, p.now));
+    }
+    return { lost };
+  });
+  return run();
+}
+
+/** Returns jobs whose lease lapsed to pending (or failed); see Store.leaseReapExpired. */
+export function leaseReapExpired(sql: Sql, p: { now: number; limit: number; random: () => number }): Job[] {
+  const run = sql.db.transaction(() => {
+    const rows = sql
+      .stmt("SELECT * FROM jobs WHERE status IN ('assigned', 'running') AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?")
+      .all(p.now, p.limit) as JobRow[];
+    return rows.map((row) => {
+      const res = transition(jobFromRow(row), { type: 'lease_expired', random: p.random() }, p.now);
+      writeTransition(sql, res);
+      return res.job;
+    });
+  });
+  return run();
+}
+
+/**
+ * Log chunks of a job in the order they were stored. `seq` is the store-wide log row id, so
+ * `afterSeq` pages across attempts; a job of another tenant (or none) yields an empty list.
+ */
+export function logList(sql: Sql, p: { tenant: string; jobId: string; afterSeq: number; limit: number }): LogEntry[] {
+  if (p.limit <= 0) return [];
+  const rows = sql
+    .stmt('SELECT id, job_id, attempt, stream, at, data FROM job_logs WHERE job_id = ? AND tenant = ? AND id > ? ORDER BY id LIMIT ?')
+    .all(p.jobId, p.tenant, p.afterSeq, p.limit) as { id: number; job_id: string; attempt: number; stream: LogEntry['stream']; at: number; data: string }[];
+  return rows.map((r) => ({ seq: r.id, jobId: r.job_id, attempt: r.attempt, stream: r.stream, at: r.at, data: r.data }));
+}

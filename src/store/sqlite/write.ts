@@ -1,0 +1,96 @@
+/**
+ * The few statements every mutation shares: load a job, write a transition's result (job row and
+ * attempt row), make sure a queue row exists, write an audit row, and page cursors.
+ * All run inside the caller's transaction.
+ */
+import { BatonError } from '../../core/errors.ts';
+import type { TransitionResult } from '../../core/transition.ts';
+import type { AuditInput, Job } from '../../core/types.ts';
+import type { Sql } from './db.ts';
+import { attemptUpdateParams, jobFromRow, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, toJson, type JobRow } from './rows.ts';
+
+const SELECT_JOB = 'SELECT * FROM jobs WHERE id = ?';
+
+const UPDATE_STATE = `UPDATE jobs SET ${STATE_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`;
+const UPDATE_SPEC = `UPDATE jobs SET ${SPEC_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`;
+
+const INSERT_ATTEMPT = `INSERT INTO job_attempts (job_id, attempt, tenant, worker_id, lease_token, status,
+  assigned_at, started_at, ended_at, exit_code, error)
+  VALUES (@job_id, @attempt, @tenant, @worker_id, @lease_token, @status, @assigned_at, NULL, NULL, NULL, NULL)`;
+
+const UPDATE_ATTEMPT = `UPDATE job_attempts SET
+  status = CASE WHEN @has_status THEN @status ELSE status END,
+  started_at = CASE WHEN @has_started_at THEN @started_at ELSE started_at END,
+  ended_at = CASE WHEN @has_ended_at THEN @ended_at ELSE ended_at END,
+  exit_code = CASE WHEN @has_exit_code THEN @exit_code ELSE exit_code END,
+  error = CASE WHEN @has_error THEN @error ELSE error END
+  WHERE job_id = @job_id AND attempt = @attempt`;
+
+const ENSURE_QUEUE = 'INSERT OR IGNORE INTO queues (tenant, name, paused, created_at) VALUES (?, ?, 0, ?)';
+
+const INSERT_AUDIT = `INSERT INTO audit (tenant, actor, actor_role, action, target_type, target_id, at, detail)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** The job `id` without its attempts (what `transition` needs), or null. */
+export function loadJob(sql: Sql, id: string): Job | null {
+  const row = sql.stmt(SELECT_JOB).get(id) as JobRow | undefined;
+  return row === undefined ? null : jobFromRow(row);
+}
+
+/**
+ * Writes the outcome of `transition`: the job's state columns, its spec columns when `spec` is
+ * set (client edits), and the attempt row. `leaseToken` is required when a new attempt is
+ * inserted (it is kept on the attempt for fencing late logs).
+ */
+export function writeTransition(sql: Sql, r: TransitionResult, opts: { spec?: boolean } = {}): void {
+  const job = r.job;
+  sql.stmt(UPDATE_STATE).run(...stateValues(job), job.id);
+  if (opts.spec) sql.stmt(UPDATE_SPEC).run(...specValues(job), job.id);
+  const change = r.attemptChange;
+  if (change === null) return;
+  if (change.insert) {
+    if (job.leaseToken === null || job.workerId === null) throw new Error(`attempt ${change.attempt} of job ${job.id} inserted without a lease`);
+    sql.stmt(INSERT_ATTEMPT).run({
+      job_id: job.id,
+      attempt: change.attempt,
+      tenant: job.tenant,
+      worker_id: job.workerId,
+      lease_token: job.leaseToken,
+      status: change.fields.status ?? 'assigned',
+      assigned_at: change.fields.assignedAt ?? job.updatedAt,
+    });
+  } else {
+    sql.stmt(UPDATE_ATTEMPT).run(attemptUpdateParams(job.id, change));
+  }
+}
+
+/** Creates the queue row of (tenant, name) if it does not exist yet. */
+export function ensureQueue(sql: Sql, tenant: string, name: string, now: number): void {
+  sql.stmt(ENSURE_QUEUE).run(tenant, name, now);
+}
+
+/** Writes one audit row in `tenant`, stamped `at`. */
+export function writeAudit(sql: Sql, tenant: string, a: AuditInput, at: number): void {
+  sql.stmt(INSERT_AUDIT).run(tenant, a.actor.tokenId, a.actor.role, a.action, a.targetType, a.targetId, at, toJson(a.detail));
+}
+
+/** Throws BATON_E_VALIDATION unless `limit` is an integer in 1..1000. */
+export function checkLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new BatonError('BATON_E_VALIDATION', 'limit: must be an integer from 1 to 1000', { field: 'limit' });
+  }
+}
+
+/** An opaque page cursor for the last key of a page. */
+export function encodeCursor(key: string | number): string {
+  return Buffer.from(String(key), 'utf8').toString('base64url');
+}
+
+/** The key inside a cursor; throws BATON_E_VALIDATION for one this store did not make. */
+export function decodeCursor(cursor: string): string {
+  const key = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (key.length === 0 || encodeCursor(key) !== cursor) {
+    throw new BatonError('BATON_E_VALIDATION', 'cursor: is not a cursor from a previous page', { field: 'cursor' });
+  }
+  return key;
+}
