@@ -1,0 +1,91 @@
+/**
+ * Contract: what the dispatcher relies on — ready jobs in dispatch order, paused queues left
+ * out, and assignment as a compare-and-set.
+ */
+import { v7 } from 'uuid';
+import { describe, expect, it } from 'vitest';
+import { assign, insert, mustGet, newJob, OTHER, T0, TENANT, type ContractContext } from './fixtures.ts';
+
+/** Declares the dispatch contract tests. */
+export function dispatchContract(ctx: ContractContext): void {
+  describe('jobListReady', () => {
+    it('orders by priority desc, then runAt, then createdAt, then id', async () => {
+      const low = newJob({ priority: 1 });
+      const highLate = newJob({ priority: 9, runAt: T0 - 10 });
+      const highEarly = newJob({ priority: 9, runAt: T0 - 20 });
+      const midOld = newJob({ priority: 5, runAt: T0, createdAt: T0 - 5 });
+      const midNewA = newJob({ priority: 5, runAt: T0 });
+      const midNewB = newJob({ priority: 5, runAt: T0 });
+      await insert(ctx.store(), midNewB, low, highLate, midNewA, highEarly, midOld);
+      const ready = await ctx.store().jobListReady({ tenants: [TENANT], types: ['command'], limit: 10 });
+      const [first, second] = [midNewA.id, midNewB.id].sort();
+      expect(ready.map((j) => j.id)).toEqual([highEarly.id, highLate.id, midOld.id, first, second, low.id]);
+      expect((await ctx.store().jobListReady({ tenants: [TENANT], types: ['command'], limit: 2 })).map((j) => j.id)).toEqual([highEarly.id, highLate.id]);
+    });
+
+    it('returns only pending jobs of the given tenants, types and queues', async () => {
+      const a = newJob({ queue: 'q1' });
+      const b = newJob({ queue: 'q2', type: 'http', payload: { url: 'http://x' } });
+      const c = newJob({ tenant: OTHER, queue: 'q1' });
+      const d = newJob({ status: 'scheduled', runAt: T0 + 1000 });
+      const e = newJob({ status: 'blocked' });
+      await insert(ctx.store(), a, b, c, d, e);
+      const ids = async (p: { tenants: string[]; queues?: string[]; types: ('command' | 'http')[] }) =>
+        (await ctx.store().jobListReady({ ...p, limit: 100 })).map((j) => j.id).sort();
+      expect(await ids({ tenants: [TENANT], types: ['command'] })).toEqual([a.id]);
+      expect(await ids({ tenants: [TENANT], types: ['command', 'http'] })).toEqual([a.id, b.id].sort());
+      expect(await ids({ tenants: [TENANT, OTHER], types: ['command'], queues: ['q1'] })).toEqual([a.id, c.id].sort());
+      expect(await ids({ tenants: [TENANT, OTHER], types: ['command', 'http'], queues: ['*'] })).toEqual([a.id, b.id, c.id].sort());
+      expect(await ids({ tenants: [TENANT], types: ['command', 'http'], queues: ['q2'] })).toEqual([b.id]);
+      expect(await ids({ tenants: [], types: ['command'] })).toEqual([]);
+    });
+
+    it('leaves out paused queues until they are resumed', async () => {
+      const a = newJob({ queue: 'paused' });
+      const b = newJob({ queue: 'open' });
+      await insert(ctx.store(), a, b);
+      await ctx.store().queueSetPaused({ tenant: TENANT, name: 'paused', paused: true, now: T0 });
+      // Pausing a queue of another tenant with the same name changes nothing here.
+      await ctx.store().queueSetPaused({ tenant: OTHER, name: 'open', paused: true, now: T0 });
+      const ready = async () => (await ctx.store().jobListReady({ tenants: [TENANT], types: ['command'], limit: 10 })).map((j) => j.id);
+      expect(await ready()).toEqual([b.id]);
+      await ctx.store().queueSetPaused({ tenant: TENANT, name: 'paused', paused: false, now: T0 });
+      expect((await ready()).sort()).toEqual([a.id, b.id].sort());
+    });
+  });
+
+  describe('jobAssignMany', () => {
+    it('assigns a pending job with a new attempt and lease, and records the attempt', async () => {
+      const [j] = await insert(ctx.store(), newJob());
+      const token = v7();
+      const [assigned] = await ctx.store().jobAssignMany({ now: T0 + 1, assignments: [{ jobId: j.id, workerId: 'w1', leaseToken: token, leaseExpiresAt: T0 + 9000 }] });
+      expect(assigned).toMatchObject({ id: j.id, status: 'assigned', attempt: 1, workerId: 'w1', leaseToken: token, leaseExpiresAt: T0 + 9000 });
+      const got = await mustGet(ctx.store(), j.id);
+      expect(got).toMatchObject({ status: 'assigned', attempt: 1, leaseToken: token });
+      expect(got.attempts).toEqual([{ attempt: 1, workerId: 'w1', status: 'assigned', assignedAt: T0 + 1, startedAt: null, endedAt: null, exitCode: null, error: null }]);
+      expect(await ctx.store().jobListReady({ tenants: [TENANT], types: ['command'], limit: 10 })).toEqual([]);
+    });
+
+    it('assigns a job only once (compare-and-set), also within one batch, and skips jobs that are not pending', async () => {
+      const [a, b, c] = await insert(ctx.store(), newJob(), newJob(), newJob({ status: 'scheduled', runAt: T0 + 1000 }));
+      const lease = (jobId: string, workerId: string) => ({ jobId, workerId, leaseToken: v7(), leaseExpiresAt: T0 + 5000 });
+      const first = await ctx.store().jobAssignMany({ now: T0, assignments: [lease(a.id, 'w1'), lease(a.id, 'w2'), lease(c.id, 'w1'), lease(newJob().id, 'w1')] });
+      expect(first.map((j) => [j.id, j.workerId])).toEqual([[a.id, 'w1']]);
+      const second = await ctx.store().jobAssignMany({ now: T0, assignments: [lease(a.id, 'w2'), lease(b.id, 'w2')] });
+      expect(second.map((j) => [j.id, j.workerId])).toEqual([[b.id, 'w2']]);
+      expect((await mustGet(ctx.store(), a.id)).workerId).toBe('w1');
+    });
+
+    it('counts attempts across reassignments', async () => {
+      const [j] = await insert(ctx.store(), newJob({ maxRetries: 3 }));
+      await assign(ctx.store(), j.id, { leaseMs: 10 });
+      await ctx.store().leaseReapExpired({ now: T0 + 100, limit: 10, random: () => 0 });
+      const again = await assign(ctx.store(), j.id, { workerId: 'w2', now: T0 + 200 });
+      expect(again.attempt).toBe(2);
+      expect((await mustGet(ctx.store(), j.id)).attempts.map((a) => [a.attempt, a.workerId, a.status])).toEqual([
+        [1, 'w1', 'lost'],
+        [2, 'w2', 'assigned'],
+      ]);
+    });
+  });
+}
