@@ -27,6 +27,12 @@ export interface WorkerView {
 
 export type PlaceableJob = Pick<Job, 'id' | 'tenant' | 'type' | 'payload' | 'queue' | 'requirements'>;
 
+/**
+ * Slack allowed when comparing resources: free CPU is found by subtracting fractions (1 - 0.1 - …),
+ * and binary rounding would otherwise refuse the last 0.1 core of a worker that has exactly that.
+ */
+const RESOURCE_EPSILON = 1e-9;
+
 /** True when `w` may take `job` now (every hard rule holds). */
 export function canTake(w: WorkerView, job: PlaceableJob): boolean {
   if (w.status !== 'active' || w.tenant !== job.tenant) return false;
@@ -38,7 +44,8 @@ export function canTake(w: WorkerView, job: PlaceableJob): boolean {
   }
   if (!w.queues.includes('*') && !w.queues.includes(job.queue)) return false;
   for (const [k, v] of Object.entries(job.requirements.labels)) if (w.labels[k] !== v) return false;
-  if (job.requirements.cpu > w.cpuFree || job.requirements.memoryMb > w.memoryFreeMb) return false;
+  if (job.requirements.cpu > w.cpuFree + RESOURCE_EPSILON) return false;
+  if (job.requirements.memoryMb > w.memoryFreeMb + RESOURCE_EPSILON) return false;
   return true;
 }
 

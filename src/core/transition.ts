@@ -144,7 +144,8 @@ export function transition(job: Job, event: JobEvent, now: number): TransitionRe
       return { job: next, attemptChange: { attempt: job.attempt, insert: false, fields: { status: 'running', startedAt: now } } };
 
     case 'progress':
-      next.progress = Math.min(100, Math.max(0, event.progress));
+      // A NaN from a confused worker must not reach the store; keep the last good value instead.
+      if (Number.isFinite(event.progress)) next.progress = Math.min(100, Math.max(0, event.progress));
       return { job: next, attemptChange: null };
 
     case 'extend':
