@@ -84,6 +84,13 @@ export function parseIntFlag(flag: string, raw: string, min = 0): number {
   return n;
 }
 
+/** Parses a non-negative number option (fractions allowed), or throws a usage error naming the flag. */
+export function parseNumberFlag(flag: string, raw: string): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0) throw usage(`${flag} must be a non-negative number, got "${raw}"`, flag);
+  return n;
+}
+
 /** Parses `k=v` pairs (given repeatedly or comma-separated) into an object. */
 export function parsePairs(flag: string, items: string[]): Record<string, string> {
   const out: Record<string, string> = {};

@@ -31,13 +31,13 @@ export type { JobInput, JobPatchInput } from '../core/spec.ts';
 /** Statuses a job never leaves on its own; the default end of waitForJob. */
 export const FINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
-/** Filter of GET /v1/jobs. Several statuses are sent comma-separated. */
+/** Filter of GET /v1/jobs. */
 export interface JobFilter {
-  status?: JobStatus | JobStatus[];
+  status?: JobStatus;
   queue?: string;
   type?: JobType;
   tag?: string;
-  /** Page size. Default: the server's (100). */
+  /** Page size, 1–1000. Default: the server's (50). */
   limit?: number;
   /** Cursor from a previous page's `nextCursor`. */
   cursor?: string;
@@ -105,11 +105,10 @@ export class BatonClient {
 
   /** GET /v1/jobs — one page of jobs, newest first. */
   listJobs(filter: JobFilter = {}): Promise<JobListView> {
-    const status = Array.isArray(filter.status) ? filter.status.join(',') : filter.status;
     return this.http.json({
       method: 'GET',
       path: '/v1/jobs',
-      query: { status, queue: filter.queue, type: filter.type, tag: filter.tag, limit: filter.limit, cursor: filter.cursor },
+      query: { status: filter.status, queue: filter.queue, type: filter.type, tag: filter.tag, limit: filter.limit, cursor: filter.cursor },
     });
   }
 

@@ -11,7 +11,7 @@ import { parseTypes } from './worker.ts';
 
 interface DevFlags extends ServerFlags {
   capacity: string;
-  queues: string;
+  queues?: string;
   types?: string;
   handlers?: string;
 }
@@ -25,7 +25,7 @@ export function registerDev(program: Command): void {
     .option('--data-dir <dir>', 'where the store and the admin token live (BATON_DATA_DIR, default ./data)')
     .option('--log-level <level>', 'pino log level (BATON_LOG_LEVEL, default info)')
     .option('--capacity <n>', 'slots of the local worker', '4')
-    .option('--queues <list>', 'queues the local worker serves, comma-separated', 'default')
+    .option('--queues <list>', 'queues the local worker serves, comma-separated (default: every queue)')
     .option('--types <list>', 'job types the local worker runs (default: all it supports)')
     .option('--handlers <module>', 'function-job handlers for the local worker')
     .action(async (flags: DevFlags) => {
@@ -47,7 +47,7 @@ export function registerDev(program: Command): void {
           servers: [srv.url],
           token,
           capacity,
-          queues: parseList(flags.queues) ?? ['default'],
+          queues: parseList(flags.queues),
           labels: {},
           types,
           handlers,
@@ -55,7 +55,7 @@ export function registerDev(program: Command): void {
           logger: srv.ctx.log.child({ component: 'worker' }),
         });
         announceServer(srv, 'baton dev: API');
-        process.stdout.write(`local worker dev-worker: capacity ${capacity}, queues ${flags.queues}\n`);
+        process.stdout.write(`local worker dev-worker: capacity ${capacity}, queues ${flags.queues ?? '*'}\n`);
         if (!srv.adminToken) process.stdout.write('use it: BATON_TOKEN=$(cat ' + srv.adminTokenFile + ') baton jobs ls\n');
         await untilSignalled({
           graceful: async () => {

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { JobView, LogEntryView } from '../../core/api.ts';
 import { JOB_STATUSES, JOB_TYPES, type JobStatus, type JobType } from '../../core/types.ts';
 import type { JobFilter } from '../../client/index.ts';
-import { clientFor, parseIntFlag, parseList, usage } from '../context.ts';
+import { clientFor, parseIntFlag, usage } from '../context.ts';
 import { printJobTable, printJson } from '../output.ts';
 
 interface LsFlags {
@@ -26,7 +26,7 @@ export function registerJobs(program: Command): void {
   jobs
     .command('ls', { isDefault: true })
     .description('list jobs, newest first')
-    .option('--status <list>', `only these statuses, comma-separated (${JOB_STATUSES.join(', ')})`)
+    .option('--status <status>', `only this status (${JOB_STATUSES.join(', ')})`)
     .option('--queue <name>', 'only this queue')
     .option('--type <type>', `only this type (${JOB_TYPES.join(', ')})`)
     .option('--tag <tag>', 'only jobs with this tag')
@@ -151,10 +151,9 @@ function writeLogEntry(e: LogEntryView): void {
 /** Checks the filter flags of `jobs ls` locally, so a typo names the flag rather than a query field. */
 function jobFilter(flags: LsFlags): JobFilter {
   const filter: JobFilter = {};
-  const statuses = parseList(flags.status);
-  if (statuses !== undefined) {
-    for (const s of statuses) if (!(JOB_STATUSES as readonly string[]).includes(s)) throw usage(`--status: unknown status "${s}" (one of ${JOB_STATUSES.join(', ')})`, '--status');
-    filter.status = statuses as JobStatus[];
+  if (flags.status !== undefined) {
+    if (!(JOB_STATUSES as readonly string[]).includes(flags.status)) throw usage(`--status: unknown status "${flags.status}" (one of ${JOB_STATUSES.join(', ')})`, '--status');
+    filter.status = flags.status as JobStatus;
   }
   if (flags.type !== undefined) {
     if (!(JOB_TYPES as readonly string[]).includes(flags.type)) throw usage(`--type: unknown type "${flags.type}" (one of ${JOB_TYPES.join(', ')})`, '--type');
