@@ -9,13 +9,13 @@ import { assign, insert, mustGet, newJob, OTHER, T0, TENANT, type ContractContex
 /** Declares the dispatch contract tests. */
 export function dispatchContract(ctx: ContractContext): void {
   describe('jobListReady', () => {
-    it('orders by priority desc, then runAt, then createdAt, then id', async () => {
-      const low = newJob({ priority: 1 });
-      const highLate = newJob({ priority: 9, runAt: T0 - 10 });
-      const highEarly = newJob({ priority: 9, runAt: T0 - 20 });
-      const midOld = newJob({ priority: 5, runAt: T0, createdAt: T0 - 5 });
-      const midNewA = newJob({ priority: 5, runAt: T0 });
-      const midNewB = newJob({ priority: 5, runAt: T0 });
+    it('orders by priority desc, then runAt, then createdAt, then id, across queues', async () => {
+      const low = newJob({ priority: 1, queue: 'a' });
+      const highLate = newJob({ priority: 9, runAt: T0 - 10, queue: 'b' });
+      const highEarly = newJob({ priority: 9, runAt: T0 - 20, queue: 'a' });
+      const midOld = newJob({ priority: 5, runAt: T0, createdAt: T0 - 5, queue: 'c' });
+      const midNewA = newJob({ priority: 5, runAt: T0, queue: 'b' });
+      const midNewB = newJob({ priority: 5, runAt: T0, queue: 'a' });
       await insert(ctx.store(), midNewB, low, highLate, midNewA, highEarly, midOld);
       const ready = await ctx.store().jobListReady({ tenants: [TENANT], types: ['command'], limit: 10 });
       const [first, second] = [midNewA.id, midNewB.id].sort();

@@ -16,7 +16,7 @@ function isUniqueViolation(e: unknown): boolean {
 
 export function tenantCreate(sql: Sql, p: { tenant: Tenant; audit?: AuditInput }): Tenant {
   const t = p.tenant;
-  sql.db.transaction(() => {
+  sql.write(() => {
     try {
       sql.stmt('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)').run(t.id, t.name, t.createdAt);
     } catch (e) {
@@ -24,7 +24,7 @@ export function tenantCreate(sql: Sql, p: { tenant: Tenant; audit?: AuditInput }
       throw e;
     }
     if (p.audit) writeAudit(sql, t.id, p.audit, t.createdAt);
-  })();
+  });
   return { ...t };
 }
 
@@ -39,7 +39,7 @@ export function tenantList(sql: Sql): Tenant[] {
 
 export function tokenCreate(sql: Sql, p: { token: TokenRecord; audit?: AuditInput }): TokenRecord {
   const t = p.token;
-  sql.db.transaction(() => {
+  sql.write(() => {
     try {
       sql
         .stmt('INSERT INTO tokens (id, tenant, name, role, system, secret_hash, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
@@ -49,7 +49,7 @@ export function tokenCreate(sql: Sql, p: { token: TokenRecord; audit?: AuditInpu
       throw e;
     }
     if (p.audit) writeAudit(sql, t.tenant, p.audit, t.createdAt);
-  })();
+  });
   return { ...t };
 }
 
@@ -63,11 +63,11 @@ export function tokenList(sql: Sql, p: { tenant: string }): TokenRecord[] {
 }
 
 export function tokenDelete(sql: Sql, p: { tenant: string; id: string; audit?: AuditInput }, now: number): boolean {
-  return sql.db.transaction(() => {
+  return sql.write(() => {
     const n = sql.stmt('DELETE FROM tokens WHERE id = ? AND tenant = ?').run(p.id, p.tenant).changes;
     if (n > 0 && p.audit) writeAudit(sql, p.tenant, p.audit, now);
     return n > 0;
-  })();
+  });
 }
 
 export function tokenCountSystem(sql: Sql): number {
@@ -102,18 +102,18 @@ export function queueList(sql: Sql, p: { tenant: string }): QueueStats[] {
 }
 
 export function queueSetPaused(sql: Sql, p: { tenant: string; name: string; paused: boolean; now: number; audit?: AuditInput }): QueueStats {
-  return sql.db.transaction(() => {
+  return sql.write(() => {
     ensureQueue(sql, p.tenant, p.name, p.now);
     sql.stmt('UPDATE queues SET paused = ? WHERE tenant = ? AND name = ?').run(p.paused ? 1 : 0, p.tenant, p.name);
     if (p.audit) writeAudit(sql, p.tenant, p.audit, p.now);
     const row = sql.stmt('SELECT * FROM queues WHERE tenant = ? AND name = ?').get(p.tenant, p.name) as QueueRow;
     return queueStats(row, countsOf(sql, p.tenant, p.name).get(p.name));
-  })();
+  });
 }
 
 /** Inserts a worker or refreshes it; the first registeredAt is kept. */
 export function workerUpsert(sql: Sql, p: { worker: WorkerInfo }): WorkerInfo {
-  return sql.db.transaction(() => {
+  return sql.write(() => {
     sql
       .stmt(
         `INSERT INTO workers (id, tenant, name, host, types, handlers, queues, labels, capacity, cpu, memory_mb,
@@ -127,7 +127,7 @@ export function workerUpsert(sql: Sql, p: { worker: WorkerInfo }): WorkerInfo {
       )
       .run(workerParams(p.worker));
     return workerFromRow(sql.stmt('SELECT * FROM workers WHERE id = ?').get(p.worker.id) as WorkerRow);
-  })();
+  });
 }
 
 export function workerGet(sql: Sql, p: { tenant: string; id: string }): WorkerInfo | null {
@@ -141,12 +141,12 @@ export function workerList(sql: Sql, p: { tenant: string }): WorkerInfo[] {
 
 /** Sets a worker's status; throws BATON_E_NOT_FOUND for an unknown worker. */
 export function workerSetStatus(sql: Sql, p: { id: string; status: WorkerStatus; now: number; audit?: AuditInput }): void {
-  sql.db.transaction(() => {
+  sql.write(() => {
     const row = sql.stmt('SELECT tenant FROM workers WHERE id = ?').get(p.id) as { tenant: string } | undefined;
     if (row === undefined) throw new BatonError('BATON_E_NOT_FOUND', `worker ${p.id} not found`);
     sql.stmt('UPDATE workers SET status = ? WHERE id = ?').run(p.status, p.id);
     if (p.audit) writeAudit(sql, row.tenant, p.audit, p.now);
-  })();
+  });
 }
 
 /** Records a sign of life; unknown workers are ignored (they register on connect). */

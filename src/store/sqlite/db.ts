@@ -15,6 +15,11 @@ export interface Sql {
   db: Database.Database;
   /** The prepared statement for `sql`, prepared once per connection. */
   stmt(sql: string): Database.Statement;
+  /**
+   * Runs `fn` in a write transaction (a savepoint when one is open already). IMMEDIATE takes the
+   * write lock up front, so a read-then-write cannot fail half-way on another process's lock.
+   */
+  write<T>(fn: () => T): T;
 }
 
 /** How long a writer waits for another connection's lock before failing, ms. */
@@ -39,6 +44,9 @@ export function openDatabase(path: string, synchronous: SyncMode): Sql {
         cache.set(sql, s);
       }
       return s;
+    },
+    write<T>(fn: () => T): T {
+      return db.transaction(fn).immediate();
     },
   };
 }

@@ -25,7 +25,7 @@ function insertJobRow(sql: Sql, job: Job): void {
 
 /** Inserts a batch in one transaction; see Store.jobInsertMany. */
 export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput }): InsertResult {
-  const run = sql.db.transaction((): InsertResult => {
+  const run = () => sql.write((): InsertResult => {
     const jobs: Job[] = [];
     const existed: boolean[] = [];
     // Idempotency keys seen in this batch: a repeat returns the first job, as a repeat request would.
@@ -104,7 +104,7 @@ export function jobList(sql: Sql, p: JobListFilter): Page<Job> {
 
 /** A client event on one job; see Store.jobApply. */
 export function jobApply(sql: Sql, p: { tenant: string; id: string; event: JobEvent; now: number; audit?: AuditInput }): { before: Job; after: Job } {
-  const run = sql.db.transaction(() => {
+  const run = () => sql.write(() => {
     const before = jobGet(sql, { tenant: p.tenant, id: p.id });
     if (before === null) throw new BatonError('BATON_E_NOT_FOUND', `job ${p.id} not found`);
     const r = transition(before, p.event, p.now);
@@ -128,7 +128,7 @@ export function jobApply(sql: Sql, p: { tenant: string; id: string; event: JobEv
 
 /** Scheduled jobs whose time has come become pending; see Store.jobPromoteDue. */
 export function jobPromoteDue(sql: Sql, p: { now: number; limit: number }): number {
-  const run = sql.db.transaction(() => {
+  const run = () => sql.write(() => {
     const rows = sql.stmt("SELECT * FROM jobs WHERE status = 'scheduled' AND run_at <= ? ORDER BY run_at LIMIT ?").all(p.now, p.limit) as JobRow[];
     for (const row of rows) writeTransition(sql, transition(jobFromRow(row), { type: 'promote' }, p.now));
     return rows.length;
@@ -142,30 +142,50 @@ export function jobNextRunAt(sql: Sql): number | null {
   return row.t;
 }
 
-/** Pending jobs in dispatch order; see Store.jobListReady. Jobs carry no attempts. */
+const READY_QUEUES_ALL = `SELECT tenant, name FROM queues
+  WHERE tenant IN (SELECT value FROM json_each(?)) AND paused = 0`;
+const READY_QUEUES_SOME = `SELECT tenant, name FROM queues
+  WHERE tenant IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)) AND paused = 0`;
+// Walks jobs_ready of one (tenant, queue) in index order: no sort, and stops after LIMIT rows.
+const READY_IN_QUEUE = `SELECT id, priority, run_at, created_at FROM jobs INDEXED BY jobs_ready
+  WHERE status = 'pending' AND tenant = ? AND queue = ? AND type IN (SELECT value FROM json_each(?))
+  ORDER BY priority DESC, run_at, created_at, id LIMIT ?`;
+
+type ReadyKeyRow = Pick<JobRow, 'id' | 'priority' | 'run_at' | 'created_at'>;
+
+function compareReadyRows(a: ReadyKeyRow, b: ReadyKeyRow): number {
+  if (a.priority !== b.priority) return b.priority - a.priority;
+  if (a.run_at !== b.run_at) return a.run_at - b.run_at;
+  if (a.created_at !== b.created_at) return a.created_at - b.created_at;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/**
+ * Pending jobs in dispatch order; see Store.jobListReady. Jobs carry no attempts.
+ * Takes the head of each eligible queue from the ready index and merges them (compareReady's
+ * order), so the cost is (queues x limit) index rows however many jobs wait, and paused queues
+ * are never read at all.
+ */
 export function jobListReady(sql: Sql, p: { tenants: string[]; queues?: string[]; types: JobType[]; limit: number }): Job[] {
   if (p.tenants.length === 0 || p.types.length === 0 || p.limit <= 0) return [];
   const allQueues = p.queues === undefined || p.queues.includes('*');
   if (!allQueues && p.queues!.length === 0) return [];
-  // json_each keeps one prepared statement for lists of any length.
-  const rows = sql
-    .stmt(
-      `SELECT j.* FROM jobs j
-       WHERE j.status = 'pending'
-         AND j.tenant IN (SELECT value FROM json_each(@tenants))
-         AND j.type IN (SELECT value FROM json_each(@types))
-         ${allQueues ? '' : 'AND j.queue IN (SELECT value FROM json_each(@queues))'}
-         AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.tenant = j.tenant AND q.name = j.queue AND q.paused = 1)
-       ORDER BY j.priority DESC, j.run_at ASC, j.created_at ASC, j.id ASC
-       LIMIT @limit`,
-    )
-    .all({
-      tenants: JSON.stringify(p.tenants),
-      types: JSON.stringify(p.types),
-      ...(allQueues ? {} : { queues: JSON.stringify(p.queues) }),
-      limit: p.limit,
-    }) as JobRow[];
-  return rows.map((r) => jobFromRow(r));
+  const tenants = JSON.stringify(p.tenants);
+  const queues = (
+    allQueues ? sql.stmt(READY_QUEUES_ALL).all(tenants) : sql.stmt(READY_QUEUES_SOME).all(tenants, JSON.stringify(p.queues))
+  ) as { tenant: string; name: string }[];
+  const types = JSON.stringify(p.types);
+  const keys: ReadyKeyRow[] = [];
+  for (const q of queues) keys.push(...(sql.stmt(READY_IN_QUEUE).all(q.tenant, q.name, types, p.limit) as ReadyKeyRow[]));
+  keys.sort(compareReadyRows);
+  // Only the winners' full rows are read; a read without a transaction sees one snapshot per
+  // statement, so a job may have moved on meanwhile: skip it then.
+  const out: Job[] = [];
+  for (const k of keys.slice(0, p.limit)) {
+    const job = loadJob(sql, k.id);
+    if (job !== null && job.status === 'pending') out.push(job);
+  }
+  return out;
 }
 
 /**
@@ -173,7 +193,7 @@ export function jobListReady(sql: Sql, p: { tenants: string[]; queues?: string[]
  * that moved on meanwhile are skipped. See Store.jobAssignMany. Returned jobs carry no attempts.
  */
 export function jobAssignMany(sql: Sql, p: { assignments: AssignmentInput[]; now: number }): Job[] {
-  const run = sql.db.transaction(() => {
+  const run = () => sql.write(() => {
     const out: Job[] = [];
     for (const a of p.assignments) {
       const job = loadJob(sql, a.jobId);

@@ -67,7 +67,7 @@ function applyOne(sql: Sql, workerId: string, r: Report, now: number, random: ()
 
 /** Applies a batch of reports in one transaction; see Store.reportApplyMany. */
 export function reportApplyMany(sql: Sql, p: { workerId: string; reports: Report[]; now: number; random: () => number }): ReportOutcome[] {
-  const run = sql.db.transaction(() =>
+  const run = () => sql.write(() =>
     p.reports.map((r): ReportOutcome => {
       try {
         return applyOne(sql, p.workerId, r, p.now, p.random);
@@ -86,7 +86,7 @@ export function leaseExtend(
   sql: Sql,
   p: { workerId: string; leases: { jobId: string; attempt: number; leaseToken: string }[]; leaseExpiresAt: number; now: number },
 ): { lost: { jobId: string; attempt: number; leaseToken: string }[] } {
-  const run = sql.db.transaction(() => {
+  const run = () => sql.write(() => {
     const lost: { jobId: string; attempt: number; leaseToken: string }[] = [];
     for (const l of p.leases) {
       const job = loadJob(sql, l.jobId);
@@ -109,7 +109,7 @@ export function leaseExtend(
 
 /** Returns jobs whose lease lapsed to pending (or failed); see Store.leaseReapExpired. */
 export function leaseReapExpired(sql: Sql, p: { now: number; limit: number; random: () => number }): Job[] {
-  const run = sql.db.transaction(() => {
+  const run = () => sql.write(() => {
     const rows = sql
       .stmt("SELECT * FROM jobs WHERE status IN ('assigned', 'running') AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?")
       .all(p.now, p.limit) as JobRow[];
