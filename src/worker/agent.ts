@@ -1,0 +1,431 @@
+/**
+ * The worker agent: connects to a server over the worker protocol, runs the attempts it is
+ * assigned in their executors (up to `capacity` at once), streams their logs, progress and
+ * outcomes back in acknowledged batches, heartbeats its leases, and survives reconnects without
+ * stopping its jobs. It never touches the database.
+ */
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import { PROTOCOL_VERSION, type Assignment, type LeaseHeld, type ServerMessage, type WorkerHello, type WorkerMessage } from '../core/protocol.ts';
+import type { JobType } from '../core/types.ts';
+import { Connection } from './connection.ts';
+import type { WorkerEventName, WorkerEvents } from './events.ts';
+import { CommandExecutor } from './executors/command.ts';
+import { ContainerUnsupportedExecutor } from './executors/container.ts';
+import { abortedOutcome } from './executors/deadline.ts';
+import { FunctionExecutor } from './executors/function.ts';
+import { HttpExecutor } from './executors/http.ts';
+import type { AbortReason, ExecOutcome, Executor } from './executors/types.ts';
+import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
+import { DEFAULT_MAX_RESULT_BYTES, lease, limitResult, toReport } from './outcomes.ts';
+import { attemptKey, ReportQueue, type Verdicted } from './reports.ts';
+
+/** A started worker. */
+export interface RunningWorker {
+  /** The id the server gave this worker, or null before the first welcome. */
+  id(): string | null;
+  /** Attempts executing right now. */
+  running(): number;
+  /** Resolves at the next welcome (at once when connected). */
+  whenConnected(): Promise<void>;
+  /**
+   * Stops taking work, lets running attempts finish, delivers every report and waits for its
+   * acknowledgement, then closes. Also triggered by the server's `drain`.
+   */
+  drain(): Promise<void>;
+  /** Stops now: kills running attempts (whole process trees) and closes the connection. */
+  close(): Promise<void>;
+  /** Listens to a worker event. */
+  on<E extends WorkerEventName>(event: E, fn: (value: WorkerEvents[E]) => void): RunningWorker;
+  /** Stops listening. */
+  off<E extends WorkerEventName>(event: E, fn: (value: WorkerEvents[E]) => void): RunningWorker;
+}
+
+interface AttemptRecord {
+  a: Assignment;
+  key: string;
+  /** queued: waiting for a slot; running: in its executor; reporting: outcome not yet acked. */
+  state: 'queued' | 'running' | 'reporting';
+  ctl: AbortController;
+  /** Set once the attempt stopped being ours to report on. */
+  fate: 'cancelled' | 'lost' | null;
+}
+
+/** Starts a worker agent; it connects in the background (see `whenConnected` and events). */
+export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
+  const agent = new WorkerAgent(resolveWorkerOptions(opts));
+  agent.start();
+  return agent;
+}
+
+class WorkerAgent implements RunningWorker {
+  private readonly log;
+  private readonly events = new EventEmitter();
+  private readonly conn: Connection;
+  private readonly reports: ReportQueue;
+  private readonly executors: Record<JobType, Executor>;
+  private readonly attempts = new Map<string, AttemptRecord>();
+  private readonly waiting: string[] = [];
+  private readonly runs = new Set<Promise<void>>();
+  private workerId: string | null = null;
+  private welcomed = false;
+  private heartbeatMs = 2000;
+  private leaseMs = 8000;
+  private maxResultBytes = DEFAULT_MAX_RESULT_BYTES;
+  private url = '';
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private lastHeard = 0;
+  private draining: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+  private workWaiters: Array<() => void> = [];
+
+  constructor(private readonly o: ResolvedWorkerOptions) {
+    this.log = o.logger;
+    this.events.setMaxListeners(0);
+    this.executors = {
+      command: new CommandExecutor(),
+      http: new HttpExecutor(),
+      function: new FunctionExecutor(o.handlers),
+      container: new ContainerUnsupportedExecutor(),
+    };
+    this.reports = new ReportQueue({ flushMs: o.reportFlushMs, send: (json) => this.welcomed && this.conn.send(json) });
+    this.conn = new Connection(
+      { urls: o.urls, token: o.token, reconnectMinMs: o.reconnectMinMs, reconnectMaxMs: o.reconnectMaxMs, logger: o.logger },
+      {
+        onOpen: (url) => this.onOpen(url),
+        onMessage: (text) => this.onMessage(text),
+        onClose: (info) => this.onClose(info),
+      },
+    );
+  }
+
+  start(): void {
+    this.conn.start();
+  }
+
+  id(): string | null {
+    return this.workerId;
+  }
+
+  running(): number {
+    let n = 0;
+    for (const r of this.attempts.values()) if (r.state === 'running') n++;
+    return n;
+  }
+
+  whenConnected(): Promise<void> {
+    if (this.welcomed) return Promise.resolve();
+    return new Promise((resolve) => this.events.once('connected', () => resolve()));
+  }
+
+  on<E extends WorkerEventName>(event: E, fn: (value: WorkerEvents[E]) => void): RunningWorker {
+    this.events.on(event, fn);
+    return this;
+  }
+
+  off<E extends WorkerEventName>(event: E, fn: (value: WorkerEvents[E]) => void): RunningWorker {
+    this.events.off(event, fn);
+    return this;
+  }
+
+  private emit<E extends WorkerEventName>(event: E, value: WorkerEvents[E]): void {
+    this.events.emit(event, value);
+  }
+
+  drain(): Promise<void> {
+    if (this.closing) return this.closing;
+    if (this.draining) return this.draining;
+    this.log.info({ running: this.running() }, 'worker draining: no new work, finishing running attempts');
+    this.sendMessage({ t: 'draining' });
+    this.emit('draining', {});
+    this.draining = (async () => {
+      await this.whenNoWork();
+      this.reports.flush();
+      await this.reports.whenIdle();
+      await this.close();
+    })();
+    return this.draining;
+  }
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = (async () => {
+      this.reports.flush();
+      for (const r of this.attempts.values()) if (r.state === 'running') r.ctl.abort('closing' satisfies AbortReason);
+      this.waiting.length = 0;
+      for (const [key, r] of this.attempts) if (r.state === 'queued') this.attempts.delete(key);
+      this.stopHeartbeat();
+      await Promise.all([...this.runs]);
+      this.reports.stop();
+      await this.conn.stop();
+      this.log.info({ workerId: this.workerId }, 'worker closed');
+      this.emit('closed', {});
+    })();
+    return this.closing;
+  }
+
+  // ---- connection and protocol ----
+
+  private sendMessage(m: WorkerMessage): boolean {
+    return this.welcomed && this.conn.send(JSON.stringify(m));
+  }
+
+  private leases(): LeaseHeld[] {
+    return [...this.attempts.values()].map((r) => ({ jobId: r.a.jobId, attempt: r.a.attempt, leaseToken: r.a.leaseToken }));
+  }
+
+  private onOpen(url: string): void {
+    this.url = url;
+    const hello: WorkerHello = {
+      t: 'hello',
+      protocol: PROTOCOL_VERSION,
+      ...(this.workerId ? { workerId: this.workerId } : {}),
+      name: this.o.name,
+      host: os.hostname(),
+      types: this.o.types,
+      handlers: this.o.types.includes('function') ? Object.keys(this.o.handlers) : [],
+      queues: this.o.queues,
+      labels: this.o.labels,
+      capacity: this.o.capacity,
+      ...(this.o.cpu !== undefined ? { cpu: this.o.cpu } : {}),
+      ...(this.o.memoryMb !== undefined ? { memoryMb: this.o.memoryMb } : {}),
+      region: this.o.region,
+      zone: this.o.zone,
+      running: this.leases(),
+      draining: this.draining !== null,
+    };
+    this.log.debug({ url }, 'worker connected, sending hello');
+    this.conn.send(JSON.stringify(hello));
+  }
+
+  private onClose(info: { url: string; code: number; reason: string; wasOpen: boolean }): void {
+    const was = this.welcomed;
+    this.welcomed = false;
+    this.stopHeartbeat();
+    if (was) this.log.warn({ url: info.url, code: info.code, reason: info.reason }, 'worker connection lost; reconnecting');
+    else this.log.debug({ url: info.url, code: info.code }, 'worker connection attempt failed');
+    this.emit('disconnected', { url: info.url, code: info.code, reason: info.reason });
+  }
+
+  private onMessage(text: string): void {
+    this.lastHeard = Date.now();
+    let m: ServerMessage;
+    try {
+      m = JSON.parse(text) as ServerMessage;
+    } catch {
+      this.log.warn({ text: text.slice(0, 200) }, 'server sent a message that is not JSON; ignored');
+      return;
+    }
+    switch (m.t) {
+      case 'welcome':
+        return this.onWelcome(m);
+      case 'assign':
+        for (const a of m.jobs) this.accept(a);
+        return;
+      case 'cancel':
+        return this.cancel(m.jobId, m.attempt, m.reason);
+      case 'ack':
+        return this.onAck(m.batch, m.verdicts);
+      case 'heartbeat_ack':
+        for (const l of m.lost) this.lose(l, 'the server no longer holds this lease for us (heartbeat)');
+        return;
+      case 'drain':
+        void this.drain();
+        return;
+      case 'error':
+        this.log.error({ code: m.code }, `server error: ${m.message}`);
+        this.emit('serverError', { code: m.code, message: m.message });
+        return;
+      default:
+        this.log.warn({ t: (m as { t?: unknown }).t }, 'server sent an unknown message type; ignored');
+    }
+  }
+
+  private onWelcome(m: Extract<ServerMessage, { t: 'welcome' }>): void {
+    this.workerId = m.workerId;
+    this.heartbeatMs = m.heartbeatMs;
+    this.leaseMs = m.leaseMs;
+    this.maxResultBytes = m.maxResultBytes;
+    this.welcomed = true;
+    this.conn.healthy();
+    for (const l of m.lost) this.lose(l, 'the server no longer holds this lease for us (reconnect)');
+    // Unacknowledged batches first, in order, so logs keep their order on the server.
+    this.reports.resend();
+    this.reports.flush();
+    this.startHeartbeat();
+    this.log.info({ workerId: m.workerId, running: this.running() }, 'worker registered with the server');
+    this.emit('connected', { workerId: m.workerId, url: this.url });
+  }
+
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    // A server that stops talking (half-open TCP) is dropped once a lease would have lapsed.
+    const silenceMs = Math.max(3 * this.heartbeatMs, this.leaseMs);
+    this.heartbeatTimer = setInterval(() => {
+      if (Date.now() - this.lastHeard > silenceMs) {
+        this.log.warn({ silenceMs }, 'server went silent; reconnecting');
+        this.conn.drop();
+        return;
+      }
+      this.sendMessage({ t: 'heartbeat', running: this.leases() });
+    }, this.heartbeatMs);
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+  }
+
+  private onAck(batch: number, verdicts: Extract<ServerMessage, { t: 'ack' }>['verdicts']): void {
+    const acked = this.reports.ack(batch, verdicts);
+    if (acked === null) return;
+    for (const v of acked) this.onVerdict(v);
+    this.emit('acked', { batch });
+  }
+
+  private onVerdict({ report, verdict, resent }: Verdicted): void {
+    const key = attemptKey(report);
+    const rec = this.attempts.get(key);
+    const ours = rec !== undefined && rec.a.leaseToken === report.leaseToken;
+    const isOutcome = report.kind === 'completed' || report.kind === 'failed';
+    if (verdict.ok) {
+      if (ours && isOutcome) this.attempts.delete(key);
+      return;
+    }
+    this.emit('refused', { report, code: verdict.code, message: verdict.message });
+    if (verdict.code === 'BATON_E_STALE_ATTEMPT') {
+      // Expected after a cancel, or for an outcome the server already took before a reconnect.
+      const expected = (ours && rec.fate !== null) || (resent && isOutcome);
+      this.log[expected ? 'debug' : 'warn'](
+        { jobId: report.jobId, attempt: report.attempt, kind: report.kind },
+        `server refused a ${report.kind} report: this attempt is no longer this worker's; stopping it`,
+      );
+      this.lose(report, 'a report was refused as stale');
+      if (ours && isOutcome) this.attempts.delete(key);
+      return;
+    }
+    this.log.warn({ jobId: report.jobId, attempt: report.attempt, kind: report.kind, code: verdict.code }, `server refused a report: ${verdict.message}`);
+    if (!ours || !isOutcome) return;
+    if (report.kind === 'completed') {
+      // The attempt must still end: turn a refused result into a failure the server can record.
+      this.reports.finish(key, {
+        ...lease(rec.a),
+        at: Date.now(),
+        kind: 'failed',
+        error: { code: verdict.code, message: `the server refused the result: ${verdict.message}` },
+        exitCode: report.exitCode ?? null,
+      });
+    } else {
+      this.attempts.delete(key);
+    }
+  }
+
+  // ---- attempts ----
+
+  private accept(a: Assignment): void {
+    const key = attemptKey(a);
+    if (this.closing) return;
+    if (this.attempts.has(key)) return; // a re-sent assignment we already hold
+    this.attempts.set(key, { a, key, state: 'queued', ctl: new AbortController(), fate: null });
+    this.waiting.push(key);
+    this.log.info({ jobId: a.jobId, attempt: a.attempt, type: a.type, name: a.name }, 'attempt assigned');
+    this.emit('assigned', a);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.waiting.length > 0 && this.running() < this.o.capacity && !this.closing) {
+      const rec = this.attempts.get(this.waiting.shift()!);
+      if (!rec || rec.state !== 'queued') continue;
+      rec.state = 'running';
+      this.reports.started(rec.a);
+      const p = this.run(rec).finally(() => {
+        this.runs.delete(p);
+        this.pump();
+        this.checkNoWork();
+      });
+      this.runs.add(p);
+    }
+  }
+
+  private async run(rec: AttemptRecord): Promise<void> {
+    const { a, key } = rec;
+    const executor = this.executors[a.type] ?? this.executors.container;
+    let outcome: ExecOutcome;
+    try {
+      outcome = await executor.execute(a, {
+        log: (stream, data) => {
+          if (rec.fate === null) this.reports.log(key, stream, data);
+        },
+        progress: (pct) => {
+          if (rec.fate === null) this.reports.progress(key, pct);
+        },
+        signal: rec.ctl.signal,
+      });
+    } catch (e) {
+      this.log.error({ err: e, jobId: a.jobId }, 'executor crashed');
+      outcome = { ok: false, error: { code: 'BATON_E_EXECUTION_FAILED', message: `the worker could not run the attempt: ${(e as Error).message}` } };
+    }
+    if (rec.fate === 'lost' || this.closing) {
+      this.attempts.delete(key);
+      this.reports.drop(key);
+      this.emit('finished', { jobId: a.jobId, attempt: a.attempt, outcome, reported: false });
+      return;
+    }
+    if (rec.fate === 'cancelled') outcome = abortedOutcome('cancelled');
+    outcome = limitResult(outcome, this.maxResultBytes);
+    rec.state = 'reporting';
+    this.reports.finish(key, toReport(a, outcome));
+    this.log.info({ jobId: a.jobId, attempt: a.attempt, ok: outcome.ok, code: outcome.ok ? undefined : outcome.error.code }, 'attempt finished');
+    this.emit('finished', { jobId: a.jobId, attempt: a.attempt, outcome, reported: true });
+  }
+
+  private cancel(jobId: string, attempt: number, reason: string): void {
+    const key = attemptKey({ jobId, attempt });
+    const rec = this.attempts.get(key);
+    if (!rec) return;
+    this.log.info({ jobId, attempt, reason }, 'attempt cancelled by the server');
+    this.emit('cancelled', { jobId, attempt, reason });
+    if (rec.state === 'queued') {
+      this.attempts.delete(key);
+      this.checkNoWork();
+    } else if (rec.state === 'running' && rec.fate === null) {
+      rec.fate = 'cancelled';
+      rec.ctl.abort('cancelled' satisfies AbortReason);
+    }
+  }
+
+  /** The attempt is no longer ours: stop it and drop whatever it has not sent. */
+  private lose(l: LeaseHeld, why: string): void {
+    const key = attemptKey(l);
+    const rec = this.attempts.get(key);
+    if (!rec || rec.a.leaseToken !== l.leaseToken) return;
+    this.reports.drop(key);
+    if (rec.fate !== 'lost') this.emit('lost', { ...lease(rec.a), why });
+    if (rec.state === 'running') {
+      this.log.warn({ jobId: l.jobId, attempt: l.attempt, why }, 'attempt lost; stopping it');
+      rec.fate = 'lost';
+      rec.ctl.abort('lost' satisfies AbortReason);
+    } else {
+      this.attempts.delete(key);
+      this.checkNoWork();
+    }
+  }
+
+  private hasWork(): boolean {
+    for (const r of this.attempts.values()) if (r.state !== 'reporting') return true;
+    return false;
+  }
+
+  private whenNoWork(): Promise<void> {
+    if (!this.hasWork()) return Promise.resolve();
+    return new Promise((resolve) => this.workWaiters.push(resolve));
+  }
+
+  private checkNoWork(): void {
+    if (this.workWaiters.length === 0 || this.hasWork()) return;
+    const ws = this.workWaiters;
+    this.workWaiters = [];
+    for (const w of ws) w();
+  }
+}

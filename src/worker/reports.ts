@@ -1,0 +1,246 @@
+/**
+ * The worker's side of report delivery. Logs are staged per attempt and coalesced (small
+ * writes) or chunked (large ones, ≤ 64 KiB of UTF-8 per chunk) with a per-attempt `seq` from 1;
+ * reports go out in numbered batches every flush interval (or at once when 500 are waiting);
+ * a batch stays in the outbox until the server's `ack` arrives, and the whole outbox is sent
+ * again, in order, after a reconnect. The server de-duplicates, so re-sending is always safe.
+ */
+import type { LeaseHeld, Report, ReportVerdict } from '../core/protocol.ts';
+import type { LogStream } from './executors/types.ts';
+
+/** Largest log chunk, in UTF-8 bytes. */
+export const LOG_CHUNK_BYTES = 64 * 1024;
+/** Most reports in one batch. */
+export const MAX_BATCH_REPORTS = 500;
+/** Soft cap of one batch's JSON size; a single larger report still goes, alone. */
+const MAX_BATCH_BYTES = 1024 * 1024;
+
+/** Key of one attempt: job id and attempt number. */
+export function attemptKey(l: { jobId: string; attempt: number }): string {
+  return `${l.jobId}#${l.attempt}`;
+}
+
+/** A report outcome: the last report of an attempt. */
+export type OutcomeReport = Extract<Report, { kind: 'completed' | 'failed' }>;
+
+interface Staged {
+  lease: LeaseHeld;
+  seq: number;
+  stream: LogStream | null;
+  pieces: string[];
+  bytes: number;
+  progress: number | null;
+}
+
+interface Pending {
+  key: string;
+  report: Report;
+  json: string;
+}
+
+interface OutboxBatch {
+  batch: number;
+  reports: Report[];
+  json: string;
+  resent: boolean;
+}
+
+/** One report of an acknowledged batch with the server's verdict on it. */
+export interface Verdicted {
+  report: Report;
+  verdict: ReportVerdict;
+  /** True when the batch had been sent more than once (a refusal may just be a duplicate). */
+  resent: boolean;
+}
+
+/** Options of a ReportQueue. */
+export interface ReportQueueOptions {
+  /** Delay before staged reports are sent, ms. */
+  flushMs: number;
+  /** Sends one serialised message; returns false when there is no usable connection. */
+  send(json: string): boolean;
+  /** Clock for the informational `at` of reports. Default Date.now. */
+  now?: () => number;
+}
+
+/** Stages, batches, sends and re-sends the reports of every attempt on this worker. */
+export class ReportQueue {
+  private readonly staged = new Map<string, Staged>();
+  private pending: Pending[] = [];
+  private readonly outbox = new Map<number, OutboxBatch>();
+  private nextBatch = 1;
+  private timer: NodeJS.Timeout | null = null;
+  private idleWaiters: Array<() => void> = [];
+  private readonly now: () => number;
+
+  constructor(private readonly opts: ReportQueueOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Starts tracking an attempt and queues its `started` report. */
+  started(lease: LeaseHeld): void {
+    const key = attemptKey(lease);
+    this.staged.set(key, { lease: pick(lease), seq: 0, stream: null, pieces: [], bytes: 0, progress: null });
+    this.push(key, { ...pick(lease), at: this.now(), kind: 'started' });
+  }
+
+  /** Appends output of an attempt; ignored when the attempt is not tracked (ended or dropped). */
+  log(key: string, stream: LogStream, data: string): void {
+    const s = this.staged.get(key);
+    if (!s || data.length === 0) return;
+    if (s.stream !== null && s.stream !== stream) this.cut(key, s, false);
+    s.stream = stream;
+    s.pieces.push(data);
+    s.bytes += Buffer.byteLength(data);
+    if (s.bytes >= LOG_CHUNK_BYTES) this.cut(key, s, true);
+    this.schedule();
+  }
+
+  /** Records an attempt's progress; only the latest value per flush is sent. */
+  progress(key: string, pct: number): void {
+    const s = this.staged.get(key);
+    if (!s || !Number.isFinite(pct)) return;
+    s.progress = Math.min(100, Math.max(0, pct));
+    this.schedule();
+  }
+
+  /** Queues an attempt's outcome after its remaining logs and progress (if any), and stops tracking it. */
+  finish(key: string, outcome: OutcomeReport): void {
+    const s = this.staged.get(key);
+    if (s) {
+      this.drainStaged(key, s);
+      this.staged.delete(key);
+    }
+    this.push(key, outcome);
+  }
+
+  /** Forgets an attempt: its staged and not-yet-sent reports are dropped (it is no longer ours). */
+  drop(key: string): void {
+    this.staged.delete(key);
+    this.pending = this.pending.filter((p) => p.key !== key);
+    this.checkIdle();
+  }
+
+  /** Sends everything staged now, in batches; keeps it queued when there is no connection. */
+  flush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    for (const [key, s] of this.staged) this.drainStaged(key, s);
+    while (this.pending.length > 0) {
+      let bytes = 0;
+      let n = 0;
+      while (n < this.pending.length && n < MAX_BATCH_REPORTS) {
+        const size = this.pending[n].json.length + 1;
+        if (n > 0 && bytes + size > MAX_BATCH_BYTES) break;
+        bytes += size;
+        n++;
+      }
+      const take = this.pending.slice(0, n);
+      const batch = this.nextBatch;
+      const json = `{"t":"reports","batch":${batch},"reports":[${take.map((p) => p.json).join(',')}]}`;
+      if (!this.opts.send(json)) return;
+      this.nextBatch++;
+      this.pending = this.pending.slice(n);
+      this.outbox.set(batch, { batch, reports: take.map((p) => p.report), json, resent: false });
+    }
+  }
+
+  /** Sends every unacknowledged batch again, oldest first (after a reconnect). */
+  resend(): void {
+    for (const b of this.outbox.values()) {
+      if (!this.opts.send(b.json)) return;
+      b.resent = true;
+    }
+  }
+
+  /** Takes a batch out of the outbox and pairs its reports with the server's verdicts. */
+  ack(batch: number, verdicts: ReportVerdict[]): Verdicted[] | null {
+    const b = this.outbox.get(batch);
+    if (!b) return null;
+    this.outbox.delete(batch);
+    const out = b.reports.map((report, i) => ({ report, verdict: verdicts[i] ?? { ok: true as const }, resent: b.resent }));
+    this.checkIdle();
+    return out;
+  }
+
+  /** Number of batches sent and not yet acknowledged. */
+  unacked(): number {
+    return this.outbox.size;
+  }
+
+  /** True when nothing is staged, queued or waiting for an ack. */
+  idle(): boolean {
+    return this.pending.length === 0 && this.outbox.size === 0 && [...this.staged.values()].every((s) => s.pieces.length === 0 && s.progress === null);
+  }
+
+  /** Resolves once {@link idle} is true. */
+  whenIdle(): Promise<void> {
+    if (this.idle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops the flush timer and releases {@link whenIdle} waiters: the worker is closing. */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private schedule(): void {
+    if (this.pending.length >= MAX_BATCH_REPORTS) {
+      this.flush();
+      return;
+    }
+    if (this.timer === null) this.timer = setTimeout(() => this.flush(), this.opts.flushMs);
+  }
+
+  private push(key: string, report: Report): void {
+    this.pending.push({ key, report, json: JSON.stringify(report) });
+    this.schedule();
+  }
+
+  private drainStaged(key: string, s: Staged): void {
+    this.cut(key, s, false);
+    if (s.progress !== null) {
+      this.pending.push(entry(key, { ...s.lease, at: this.now(), kind: 'progress', progress: s.progress }));
+      s.progress = null;
+    }
+  }
+
+  /** Turns staged output into log reports: only full chunks when `fullOnly`, else all of it. */
+  private cut(key: string, s: Staged, fullOnly: boolean): void {
+    if (s.pieces.length === 0 || s.stream === null) return;
+    let buf = Buffer.from(s.pieces.join(''), 'utf8');
+    while (buf.length > 0 && (!fullOnly || buf.length >= LOG_CHUNK_BYTES)) {
+      let end = Math.min(buf.length, LOG_CHUNK_BYTES);
+      // Never split a UTF-8 sequence: back up to the start of the character at the cut.
+      if (end < buf.length) while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;
+      const data = buf.subarray(0, end).toString('utf8');
+      buf = buf.subarray(end);
+      s.seq++;
+      this.pending.push(entry(key, { ...s.lease, at: this.now(), kind: 'log', seq: s.seq, stream: s.stream, data }));
+    }
+    const rest = buf.toString('utf8');
+    s.pieces = rest.length > 0 ? [rest] : [];
+    s.bytes = buf.length;
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0 || !this.idle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+function entry(key: string, report: Report): Pending {
+  return { key, report, json: JSON.stringify(report) };
+}
+
+function pick(l: LeaseHeld): LeaseHeld {
+  return { jobId: l.jobId, attempt: l.attempt, leaseToken: l.leaseToken };
+}
