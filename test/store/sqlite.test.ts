@@ -85,6 +85,12 @@ describe('sqlite store', () => {
     expect(plan("SELECT * FROM jobs WHERE status = 'scheduled' AND run_at <= 1 ORDER BY run_at LIMIT 10")).toContain('jobs_scheduled');
     expect(plan("SELECT * FROM jobs WHERE status IN ('assigned', 'running') AND lease_expires_at < 1 ORDER BY lease_expires_at LIMIT 10")).toContain('jobs_leased');
     expect(plan("SELECT * FROM jobs WHERE status = 'pending' AND tenant = 'a' AND queue = 'q' ORDER BY priority DESC, run_at, created_at, id LIMIT 10")).toContain('jobs_ready');
+    // Listing: newest first from an index, never a sort of the tenant's jobs.
+    const tagged = plan("SELECT j.* FROM job_tags t CROSS JOIN jobs j ON j.id = t.job_id WHERE j.tenant = 'a' AND t.tenant = 'a' AND t.tag = 'x' ORDER BY t.job_id DESC LIMIT 10");
+    expect(tagged).toMatch(/^SEARCH t USING COVERING INDEX job_tags_tenant_tag/);
+    expect(tagged).not.toContain('TEMP B-TREE');
+    expect(plan("SELECT j.* FROM jobs j WHERE j.tenant = 'a' AND j.queue = 'q' ORDER BY j.id DESC LIMIT 10")).toContain('jobs_tenant_queue_id');
+    expect(plan("SELECT j.* FROM jobs j WHERE j.tenant = 'a' AND j.status = 'failed' ORDER BY j.id DESC LIMIT 10")).toContain('jobs_tenant_status_id');
     sql.db.close();
   });
 });

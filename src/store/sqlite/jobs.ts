@@ -86,17 +86,20 @@ export function jobList(sql: Sql, p: JobListFilter): Page<Job> {
   const where: string[] = ['j.tenant = @tenant'];
   const params: Record<string, unknown> = { tenant: p.tenant, limit: p.limit + 1 };
   let from = 'jobs j';
+  let key = 'j.id';
   if (p.tag !== undefined) {
-    // Start from the tag index so a rare tag does not scan the tenant's jobs.
-    from = 'job_tags t JOIN jobs j ON j.id = t.job_id';
+    // CROSS JOIN fixes the loop order: walk the tag index newest first, so a rare tag does not
+    // scan every job of the tenant.
+    from = 'job_tags t CROSS JOIN jobs j ON j.id = t.job_id';
+    key = 't.job_id';
     where.push('t.tenant = @tenant', 't.tag = @tag');
     params.tag = p.tag;
   }
   if (p.status !== undefined) (where.push('j.status = @status'), (params.status = p.status));
   if (p.queue !== undefined) (where.push('j.queue = @queue'), (params.queue = p.queue));
   if (p.type !== undefined) (where.push('j.type = @type'), (params.type = p.type));
-  if (p.cursor) (where.push('j.id < @cursor'), (params.cursor = decodeCursor(p.cursor)));
-  const rows = sql.stmt(`SELECT j.* FROM ${from} WHERE ${where.join(' AND ')} ORDER BY j.id DESC LIMIT @limit`).all(params) as JobRow[];
+  if (p.cursor) (where.push(`${key} < @cursor`), (params.cursor = decodeCursor(p.cursor)));
+  const rows = sql.stmt(`SELECT j.* FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${key} DESC LIMIT @limit`).all(params) as JobRow[];
   const more = rows.length > p.limit;
   const items = (more ? rows.slice(0, p.limit) : rows).map((r) => jobFromRow(r));
   return { items, nextCursor: more ? encodeCursor(items[items.length - 1].id) : null };

@@ -62,6 +62,7 @@ CREATE TABLE jobs (
 -- Listing newest first within a tenant, optionally by status.
 CREATE INDEX jobs_tenant_id ON jobs (tenant, id);
 CREATE INDEX jobs_tenant_status_id ON jobs (tenant, status, id);
+CREATE INDEX jobs_tenant_queue_id ON jobs (tenant, queue, id);
 -- Hot paths: each partial index holds only the jobs in that state, so their cost does not grow
 -- with the number of finished jobs.
 CREATE INDEX jobs_ready ON jobs (tenant, queue, priority DESC, run_at, created_at, id) WHERE status = 'pending';
