@@ -1,0 +1,137 @@
+/**
+ * Job submission and reads: POST /v1/jobs, POST /v1/jobs/batch, GET /v1/jobs, GET /v1/jobs/:id.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { BatonError } from '../../core/errors.ts';
+import { JobInput, MAX_BATCH, normalizeJobInput, type NewJob } from '../../core/spec.ts';
+import { JOB_STATUSES, JOB_TYPES, type Job } from '../../core/types.ts';
+import type { ServerContext } from '../context.ts';
+import { auditOf, BEARER, IdParams, principalOf, queryInt, queryString, querySchema, type RawQuery } from './common.ts';
+import { jobView } from './serialize.ts';
+
+/** Body of POST /v1/jobs/batch. */
+export const BatchInput = Type.Object({ jobs: Type.Array(JobInput, { minItems: 1, maxItems: MAX_BATCH }) }, { additionalProperties: false });
+
+/** Largest page of GET /v1/jobs. */
+export const MAX_PAGE = 1000;
+
+/**
+ * Tells the services about freshly written jobs: the dispatcher about ready ones, the promoter
+ * about the earliest scheduled one, and in-process listeners (SSE) about each.
+ */
+export function announceJobs(ctx: ServerContext, jobs: Job[]): void {
+  let ready = false;
+  let soonest: number | null = null;
+  for (const j of jobs) {
+    if (j.status === 'pending') ready = true;
+    if (j.status === 'scheduled' && (soonest === null || j.runAt < soonest)) soonest = j.runAt;
+    ctx.events.emit('job', j.id);
+  }
+  if (ready) ctx.services.wakeDispatcher();
+  if (soonest !== null) ctx.services.scheduledAt(soonest);
+}
+
+/** Loads a job of the caller's tenant or throws BATON_E_NOT_FOUND (also for other tenants' jobs). */
+export async function loadJob(ctx: ServerContext, req: FastifyRequest, id: string): Promise<Job> {
+  const job = await ctx.store.jobGet({ tenant: principalOf(req).tenant, id });
+  if (!job) throw new BatonError('BATON_E_NOT_FOUND', `no job ${id}`);
+  return job;
+}
+
+/** Registers the job submission and read routes. */
+export function jobRoutes(ctx: ServerContext) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.post<{ Body: JobInput }>(
+      '/v1/jobs',
+      {
+        config: { role: 'submitter' },
+        schema: { tags: ['jobs'], summary: 'Submit a job', security: BEARER, body: JobInput },
+      },
+      async (req, reply) => {
+        const p = principalOf(req);
+        const now = ctx.now();
+        const job = normalizeJobInput(req.body, { id: ctx.newId(), tenant: p.tenant }, now);
+        const res = await ctx.store.jobInsertMany({
+          jobs: [job],
+          audit: auditOf(req, 'job.submit', 'job', job.id, { type: job.type, queue: job.queue, idempotencyKey: job.idempotencyKey }),
+        });
+        const stored = res.jobs[0];
+        if (res.existed[0]) return reply.status(200).send(jobView(stored, true));
+        announceJobs(ctx, [stored]);
+        return reply.status(201).send(jobView(stored, true));
+      },
+    );
+
+    app.post<{ Body: { jobs: JobInput[] } }>(
+      '/v1/jobs/batch',
+      {
+        config: { role: 'submitter' },
+        schema: { tags: ['jobs'], summary: `Submit up to ${MAX_BATCH} jobs, all or nothing`, security: BEARER, body: BatchInput },
+        // Refuse an oversized batch before ajv walks ten thousand items only to fail.
+        preValidation: async (req) => {
+          const jobs = (req.body as { jobs?: unknown } | undefined)?.jobs;
+          if (Array.isArray(jobs) && jobs.length > MAX_BATCH) {
+            throw new BatonError('BATON_E_BATCH_TOO_LARGE', `a batch may hold at most ${MAX_BATCH} jobs; this one has ${jobs.length}`, { field: 'jobs' });
+          }
+        },
+      },
+      async (req, reply) => {
+        const p = principalOf(req);
+        const now = ctx.now();
+        const jobs: NewJob[] = req.body.jobs.map((input, i) => normalizeJobInput(input, { id: ctx.newId(), tenant: p.tenant }, now, `jobs[${i}]`));
+        const res = await ctx.store.jobInsertMany({
+          jobs,
+          audit: auditOf(req, 'job.submit_batch', 'job', null, { count: jobs.length, firstId: jobs[0]?.id ?? null }),
+        });
+        announceJobs(ctx, res.jobs.filter((_, i) => !res.existed[i]));
+        return reply.status(201).send({ jobs: res.jobs.map((j) => jobView(j)), existed: res.existed });
+      },
+    );
+
+    app.get<{ Querystring: RawQuery }>(
+      '/v1/jobs',
+      {
+        config: { role: 'viewer' },
+        schema: {
+          tags: ['jobs'],
+          summary: 'List jobs, newest first',
+          security: BEARER,
+          querystring: querySchema({
+            status: `one of ${JOB_STATUSES.join(', ')}`,
+            queue: 'queue name',
+            type: `one of ${JOB_TYPES.join(', ')}`,
+            tag: 'jobs carrying this tag',
+            limit: `page size, 1–${MAX_PAGE} (default 50)`,
+            cursor: 'nextCursor of the previous page',
+          }),
+        },
+      },
+      async (req) => {
+        const q = req.query;
+        const status = queryString(q, 'status', JOB_STATUSES) as Job['status'] | undefined;
+        const type = queryString(q, 'type', JOB_TYPES) as Job['type'] | undefined;
+        const queue = queryString(q, 'queue');
+        const tag = queryString(q, 'tag');
+        const limit = queryInt(q, 'limit', 50, 1, MAX_PAGE);
+        const cursor = queryString(q, 'cursor', undefined, 1000);
+        const page = await ctx.store.jobList({
+          tenant: principalOf(req).tenant,
+          limit,
+          ...(status ? { status } : {}),
+          ...(type ? { type } : {}),
+          ...(queue ? { queue } : {}),
+          ...(tag ? { tag } : {}),
+          ...(cursor ? { cursor } : {}),
+        });
+        return { jobs: page.items.map((j) => jobView(j)), nextCursor: page.nextCursor };
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(
+      '/v1/jobs/:id',
+      { config: { role: 'viewer' }, schema: { tags: ['jobs'], summary: 'A job with its attempts', security: BEARER, params: IdParams } },
+      async (req) => jobView(await loadJob(ctx, req, req.params.id), true),
+    );
+  };
+}
