@@ -12,10 +12,11 @@ export interface ShutdownSteps {
 }
 
 /**
- * Resolves once the command has stopped after a signal. Errors of the graceful step are
+ * Resolves once the command has stopped after a signal, or when `ended` resolves (the service
+ * stopped by itself, e.g. a worker drained through the API). Errors of the graceful step are
  * reported on stderr and make the exit status 1.
  */
-export function untilSignalled(steps: ShutdownSteps): Promise<void> {
+export function untilSignalled(steps: ShutdownSteps, ended?: Promise<void>): Promise<void> {
   return new Promise((resolve) => {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -44,5 +45,6 @@ export function untilSignalled(steps: ShutdownSteps): Promise<void> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    void ended?.then(done);
   });
 }

@@ -21,7 +21,7 @@ import type {
   WorkerView,
 } from '../core/api.ts';
 import type { JobInput, JobPatchInput } from '../core/spec.ts';
-import type { JobStatus, JobType, Role } from '../core/types.ts';
+import type { JobError, JobStatus, JobType, Role } from '../core/types.ts';
 import { BatonClientError, Transport, isBatonClientError, type BatonClientOptions } from './http.ts';
 import { readSse } from './sse.ts';
 
@@ -43,6 +43,9 @@ export interface JobFilter {
   cursor?: string;
 }
 
+/** Fields a retry may change for the new round of attempts. */
+export type RetryOverrides = Pick<JobPatchInput, 'priority' | 'maxRetries' | 'queue' | 'timeoutMs' | 'runAt' | 'delayMs' | 'payload'>;
+
 /** Fields a clone may change; everything else is copied from the original job. */
 export type CloneOverrides = Partial<Omit<JobInput, 'type'>>;
 
@@ -62,6 +65,10 @@ export interface LogPageView {
 /** How a followed log stream ended: the job's final status, or null when stopped by the signal. */
 export interface FollowEnd {
   status: JobStatus | null;
+  /** Why the job ended, when not a plain outcome (e.g. `cancelled_by_user`). */
+  reason: string | null;
+  /** The error of a failed job. */
+  error: JobError | null;
 }
 
 /** Options of BatonClient.waitForJob. */
@@ -134,7 +141,7 @@ export class BatonClient {
   }
 
   /** POST /v1/jobs/:id/retry — runs a failed or cancelled job again, with optional changes. */
-  retry(id: string, overrides: JobPatchInput = {}): Promise<JobView> {
+  retry(id: string, overrides: RetryOverrides = {}): Promise<JobView> {
     return this.http.json({ method: 'POST', path: `/v1/jobs/${seg(id)}/retry`, body: overrides });
   }
 
@@ -180,8 +187,8 @@ export class BatonClient {
             failures = 0;
             yield entry;
           } else if (ev.event === 'end') {
-            const end = JSON.parse(ev.data) as { status?: JobStatus };
-            return { status: end.status ?? null };
+            const end = JSON.parse(ev.data) as Partial<FollowEnd>;
+            return { status: end.status ?? null, reason: end.reason ?? null, error: end.error ?? null };
           } else if (ev.event === 'error') {
             const body = JSON.parse(ev.data) as { error?: { code?: string; message?: string } };
             throw new BatonClientError(body.error?.code ?? 'BATON_E_INTERNAL', body.error?.message ?? 'log stream error', { status: res.status });
@@ -197,7 +204,7 @@ export class BatonClient {
         throw new BatonClientError('BATON_E_UNAVAILABLE', `the log stream of job ${id} kept closing before the job ended`, { status: 0 });
       }
     }
-    return { status: null };
+    return { status: null, reason: null, error: null };
   }
 
   /** GET /v1/jobs/:id/result — the result of a completed job (BATON_E_NO_RESULT before that). */

@@ -107,7 +107,7 @@ export function registerJobs(program: Command): void {
         for (;;) {
           const page = await client.logs(id, { afterSeq, limit: 1000 });
           page.logs.forEach(print);
-          if (page.logs.length === 0 || page.nextSeq <= afterSeq) return;
+          if (page.logs.length < 1000 || page.nextSeq <= afterSeq) return;
           afterSeq = page.nextSeq;
         }
       }
@@ -121,7 +121,12 @@ export function registerJobs(program: Command): void {
           const next = await it.next();
           if (next.done) {
             // A job that ended badly makes `logs -f` fail too, so scripts can chain on it.
-            if (next.value.status === 'failed' || next.value.status === 'cancelled') process.exitCode = 1;
+            const end = next.value;
+            if (end.status === 'failed' || end.status === 'cancelled') {
+              const why = end.error ? `${end.error.code}: ${end.error.message}` : (end.reason ?? end.status);
+              process.stderr.write(`job ${id} ${end.status}: ${why}\n`);
+              process.exitCode = 1;
+            }
             return;
           }
           print(next.value);

@@ -75,12 +75,16 @@ export function registerWorker(program: Command): void {
         logger: flags.logLevel === undefined ? undefined : pino({ name: 'baton-worker', level: flags.logLevel }),
       });
       process.stdout.write(`baton worker${flags.name ? ` ${flags.name}` : ''} started: capacity ${capacity}, servers ${servers.join(', ')}\n`);
+      worker.on('connected', (c) => process.stdout.write(`connected to ${c.url} as worker ${c.workerId}\n`));
+      worker.on('draining', () => process.stdout.write('draining: finishing running jobs, taking no new ones\n'));
+      // A drain asked through the API (`baton workers drain`) ends the worker too.
+      const closed = new Promise<void>((resolve) => worker.on('closed', () => resolve()));
       await untilSignalled({
         graceful: async () => {
           await worker.drain();
           await worker.close();
         },
         immediate: () => worker.close(),
-      });
+      }, closed);
     });
 }
