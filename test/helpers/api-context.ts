@@ -101,3 +101,52 @@ export async function makeApiHarness(config: Parameters<typeof loadServerConfig>
 export function commandJob(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { type: 'command', payload: { argv: ['echo', 'hi'] }, ...extra };
 }
+
+/** The lease of an attempt that a test holds in place of a worker. */
+export interface TestLease {
+  jobId: string;
+  workerId: string;
+  attempt: number;
+  leaseToken: string;
+}
+
+/** Registers a worker row in `tenant` (no connection: the store is written directly). */
+export async function registerWorker(h: ApiHarness, tenant = 'default', name = 'w1'): Promise<string> {
+  const now = h.ctx.now();
+  const id = h.ctx.newId();
+  await h.ctx.store.workerUpsert({
+    worker: {
+      id, tenant, name, host: 'test-host', types: ['command', 'http', 'function'], handlers: [], queues: ['*'], labels: {},
+      capacity: 4, cpu: 0, memoryMb: 0, region: null, zone: null, status: 'active', registeredAt: now, lastSeenAt: now,
+    },
+  });
+  return id;
+}
+
+/** Assigns a pending job to a worker through the store, as the dispatcher would, and starts it. */
+export async function startJob(h: ApiHarness, jobId: string, workerId: string, opts: { start?: boolean } = {}): Promise<TestLease> {
+  const now = h.ctx.now();
+  const leaseToken = h.ctx.newId();
+  const [job] = await h.ctx.store.jobAssignMany({ assignments: [{ jobId, workerId, leaseToken, leaseExpiresAt: now + 60_000 }], now });
+  if (!job) throw new Error(`job ${jobId} could not be assigned`);
+  const lease = { jobId, workerId, attempt: job.attempt, leaseToken };
+  if (opts.start !== false) await report(h, lease, [{ kind: 'started' }]);
+  return lease;
+}
+
+type ReportBody =
+  | { kind: 'started' }
+  | { kind: 'log'; seq: number; stream: 'stdout' | 'stderr' | 'system'; data: string }
+  | { kind: 'completed'; result: unknown; exitCode?: number | null }
+  | { kind: 'failed'; error: { code: string; message: string }; exitCode?: number | null };
+
+/** Applies worker reports for a lease through the store (as the gateway would) and emits the events. */
+export async function report(h: ApiHarness, lease: TestLease, bodies: ReportBody[]): Promise<void> {
+  const now = h.ctx.now();
+  const reports = bodies.map((b) => ({ ...b, jobId: lease.jobId, attempt: lease.attempt, leaseToken: lease.leaseToken, at: now }));
+  const out = await h.ctx.store.reportApplyMany({ workerId: lease.workerId, reports, now, random: () => 0.5 });
+  const bad = out.find((o) => !o.ok);
+  if (bad && !bad.ok) throw new Error(`report refused: ${bad.code} ${bad.message}`);
+  if (bodies.some((b) => b.kind === 'log')) h.ctx.events.emit('log', lease.jobId);
+  h.ctx.events.emit('job', lease.jobId);
+}
