@@ -55,6 +55,7 @@ export function registerJobs(program: Command): void {
     .command('get')
     .description('show one job with its attempts, as JSON')
     .argument('<id>', 'job id')
+    .option('--json', 'accepted for symmetry: the output is always JSON')
     .action(async (id: string, _flags: unknown, cmd: Command) => {
       printJson(await clientFor(cmd).getJob(id));
     });
@@ -141,6 +142,7 @@ export function registerJobs(program: Command): void {
     .command('result')
     .description('print the result of a completed job, as JSON')
     .argument('<id>', 'job id')
+    .option('--json', 'accepted for symmetry: the output is always JSON')
     .action(async (id: string, _flags: unknown, cmd: Command) => {
       printJson((await clientFor(cmd).result(id)).result);
     });
