@@ -154,6 +154,7 @@ class WorkerAgent implements RunningWorker {
       for (const r of this.attempts.values()) if (r.state === 'running') r.ctl.abort('closing' satisfies AbortReason);
       this.waiting.length = 0;
       for (const [key, r] of this.attempts) if (r.state === 'queued') this.attempts.delete(key);
+      this.checkNoWork();
       this.stopHeartbeat();
       await Promise.all([...this.runs]);
       this.reports.stop();

@@ -72,6 +72,7 @@ export class ReportQueue {
   private timer: NodeJS.Timeout | null = null;
   private idleWaiters: Array<() => void> = [];
   private readonly now: () => number;
+  private stopped = false;
 
   constructor(private readonly opts: ReportQueueOptions) {
     this.now = opts.now ?? Date.now;
@@ -175,14 +176,15 @@ export class ReportQueue {
     return this.pending.length === 0 && this.outbox.size === 0 && [...this.staged.values()].every((s) => s.pieces.length === 0 && s.progress === null);
   }
 
-  /** Resolves once {@link idle} is true. */
+  /** Resolves once {@link idle} is true, or at once after {@link stop}. */
   whenIdle(): Promise<void> {
-    if (this.idle()) return Promise.resolve();
+    if (this.idle() || this.stopped) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Stops the flush timer and releases {@link whenIdle} waiters: the worker is closing. */
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const waiters = this.idleWaiters;
@@ -191,6 +193,7 @@ export class ReportQueue {
   }
 
   private schedule(): void {
+    if (this.stopped) return;
     if (this.pending.length >= MAX_BATCH_REPORTS) {
       this.flush();
       return;

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import type { Report, WorkerMessage } from '../../src/core/protocol.ts';
+import { attemptKey, LOG_CHUNK_BYTES, MAX_BATCH_REPORTS, ReportQueue } from '../../src/worker/reports.ts';
+
+function queue(connected = true): { q: ReportQueue; sent: Array<Extract<WorkerMessage, { t: 'reports' }>>; setConnected(v: boolean): void } {
+  const sent: Array<Extract<WorkerMessage, { t: 'reports' }>> = [];
+  let up = connected;
+  const q = new ReportQueue({
+    flushMs: 1000, // the tests flush by hand
+    send: (json) => {
+      if (!up) return false;
+      sent.push(JSON.parse(json));
+      return true;
+    },
+    now: () => 1,
+  });
+  return { q, sent, setConnected: (v) => (up = v) };
+}
+
+const lease = (n: number) => ({ jobId: `j${n}`, attempt: 1, leaseToken: `t${n}` });
+
+describe('report queue', () => {
+  it('coalesces small writes into one log report per stream run, in order, with seq from 1', () => {
+    const { q, sent } = queue();
+    q.started(lease(1));
+    const k = attemptKey(lease(1));
+    q.log(k, 'stdout', 'a');
+    q.log(k, 'stdout', 'b');
+    q.log(k, 'stderr', 'c');
+    q.log(k, 'stdout', 'd');
+    q.progress(k, 50);
+    q.finish(k, { ...lease(1), at: 1, kind: 'completed', result: null });
+    q.flush();
+    expect(sent).toHaveLength(1);
+    const rs = sent[0].reports;
+    expect(rs.map((r) => (r.kind === 'log' ? `${r.seq}:${r.stream}:${r.data}` : r.kind))).toEqual(['started', '1:stdout:ab', '2:stderr:c', '3:stdout:d', 'progress', 'completed']);
+  });
+
+  it('splits batches at 500 reports and keeps each in the outbox until acked', () => {
+    const { q, sent } = queue();
+    for (let i = 0; i < MAX_BATCH_REPORTS + 20; i++) q.started(lease(i));
+    q.flush();
+    expect(sent.map((b) => b.reports.length)).toEqual([MAX_BATCH_REPORTS, 20]);
+    expect(sent.map((b) => b.batch)).toEqual([1, 2]);
+    expect(q.unacked()).toBe(2);
+    expect(q.ack(1, sent[0].reports.map(() => ({ ok: true })))).toHaveLength(MAX_BATCH_REPORTS);
+    expect(q.ack(1, [])).toBeNull(); // a duplicate ack is ignored
+    expect(q.idle()).toBe(false);
+    q.ack(2, []);
+    expect(q.idle()).toBe(true);
+  });
+
+  it('holds reports while disconnected and re-sends unacked batches in order after a reconnect', () => {
+    const { q, sent, setConnected } = queue();
+    q.started(lease(1));
+    q.flush();
+    q.started(lease(2));
+    q.flush();
+    setConnected(false);
+    q.started(lease(3));
+    q.flush();
+    expect(sent).toHaveLength(2);
+    setConnected(true);
+    q.resend();
+    q.flush();
+    expect(sent.map((b) => b.batch)).toEqual([1, 2, 1, 2, 3]);
+    expect(sent[2]).toEqual(sent[0]);
+    const v = q.ack(1, [{ ok: false, code: 'BATON_E_STALE_ATTEMPT', message: 'old' }]);
+    expect(v).toEqual([{ report: sent[0].reports[0], verdict: { ok: false, code: 'BATON_E_STALE_ATTEMPT', message: 'old' }, resent: true }]);
+  });
+
+  it('drops what a lost attempt has not sent, and nothing of the others', () => {
+    const { q, sent } = queue();
+    q.started(lease(1));
+    q.started(lease(2));
+    q.log(attemptKey(lease(1)), 'stdout', 'x');
+    q.drop(attemptKey(lease(1)));
+    q.log(attemptKey(lease(1)), 'stdout', 'ignored after drop');
+    q.flush();
+    expect(sent[0].reports.map((r: Report) => r.jobId)).toEqual(['j2']);
+  });
+
+  it('cuts large output into ≤ 64 KiB chunks without splitting a UTF-8 character', () => {
+    const { q, sent } = queue();
+    q.started(lease(1));
+    const text = `a${'€'.repeat(50_000)}`; // 150,001 bytes; '€' is 3 bytes, so cuts fall inside characters
+    q.log(attemptKey(lease(1)), 'stdout', text);
+    q.flush();
+    const logs = sent.flatMap((b) => b.reports).filter((r) => r.kind === 'log') as Array<Extract<Report, { kind: 'log' }>>;
+    expect(logs.length).toBe(3);
+    for (const l of logs) {
+      expect(Buffer.byteLength(l.data)).toBeLessThanOrEqual(LOG_CHUNK_BYTES);
+      expect(l.data).not.toContain('\uFFFD');
+    }
+    expect(logs.map((l) => l.data).join('')).toBe(text);
+  });
+
+  it('resolves whenIdle when the last batch is acked, or when stopped', async () => {
+    const { q, sent } = queue();
+    q.started(lease(1));
+    q.flush();
+    let idle = false;
+    const p = q.whenIdle().then(() => (idle = true));
+    await Promise.resolve();
+    expect(idle).toBe(false);
+    q.ack(sent[0].batch, [{ ok: true }]);
+    await p;
+    expect(idle).toBe(true);
+
+    q.started(lease(2));
+    q.flush();
+    const stopped = q.whenIdle();
+    q.stop();
+    await stopped;
+  });
+});
