@@ -85,9 +85,13 @@ describe('planPlacements', () => {
     ]);
   });
 
-  it('fits ten 0.1-core jobs on a worker with exactly one free core', () => {
-    const jobs = Array.from({ length: 11 }, (_, i) => job({ id: `j${i}`, requirements: { labels: {}, cpu: 0.1, memoryMb: 0 } }));
-    expect(planPlacements(jobs, [worker({ capacity: 100, cpuFree: 1 })])).toHaveLength(10);
+  it('fills fractional cores exactly despite binary rounding (0.3 - 0.1 - 0.1 < 0.1 in floating point)', () => {
+    const fill = (cpuFree: number, cpu: number, n: number) =>
+      planPlacements(Array.from({ length: n }, (_, i) => job({ id: `j${i}`, requirements: { labels: {}, cpu, memoryMb: 0 } })), [worker({ capacity: 100, cpuFree })]).length;
+    expect(fill(0.3, 0.1, 4)).toBe(3);
+    expect(fill(0.6, 0.2, 4)).toBe(3);
+    expect(fill(2.4, 0.3, 9)).toBe(8);
+    expect(fill(1, 0.1, 11)).toBe(10);
   });
 
   it('does not mutate the worker views', () => {
