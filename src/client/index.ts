@@ -203,6 +203,11 @@ export class BatonClient {
       if (++failures >= 3) {
         throw new BatonClientError('BATON_E_UNAVAILABLE', `the log stream of job ${id} kept closing before the job ended`, { status: 0 });
       }
+      try {
+        await pauseFor(100 * 2 ** failures, opts.signal);
+      } catch {
+        break;
+      }
     }
     return { status: null, reason: null, error: null };
   }
@@ -232,8 +237,17 @@ export class BatonClient {
     return (await this.http.json<{ workers: WorkerView[] }>({ method: 'GET', path: '/v1/workers' })).workers;
   }
 
-  /** POST /v1/workers/:id/drain — the worker finishes its running jobs, takes no more, and exits. */
-  drainWorker(id: string): Promise<WorkerView> {
+  /** GET /v1/workers/:id — one worker. */
+  getWorker(id: string): Promise<WorkerView> {
+    return this.http.json({ method: 'GET', path: `/v1/workers/${seg(id)}` });
+  }
+
+  /**
+   * POST /v1/workers/:id/drain — the worker finishes its running jobs, takes no more, and exits.
+   * `notified` is false when the worker is not connected to the server that answered (it is
+   * still marked draining, so no dispatcher gives it new work).
+   */
+  drainWorker(id: string): Promise<WorkerView & { notified: boolean }> {
     return this.http.json({ method: 'POST', path: `/v1/workers/${seg(id)}/drain`, body: {} });
   }
 
@@ -267,9 +281,14 @@ export class BatonClient {
     return this.http.json({ method: 'GET', path: '/v1/audit', query: { limit: opts.limit, cursor: opts.cursor } });
   }
 
-  /** GET /healthz — liveness of the server and its store. */
+  /** GET /healthz — the server process is up. */
   health(): Promise<HealthView> {
     return this.http.json({ method: 'GET', path: '/healthz' });
+  }
+
+  /** GET /readyz — the server can reach its store (BATON_E_UNAVAILABLE when not). */
+  ready(): Promise<HealthView> {
+    return this.http.json({ method: 'GET', path: '/readyz' });
   }
 
   /**

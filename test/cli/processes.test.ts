@@ -106,6 +106,15 @@ describe('long-running commands', () => {
     expect(done.status).toBe('completed');
   });
 
+  it('baton worker exits 0 by itself when drained through the API', async () => {
+    const w = start(['worker', '--server', t.url, '--token', t.token, '--queues', 'drain-q', '--name', 'cli-drained']);
+    await w.waitFor(/connected to \S+ as worker (\S+)/);
+    const listed = (await t.client.workers()).find((x) => x.name === 'cli-drained')!;
+    expect((await t.client.drainWorker(listed.id)).notified).toBe(true);
+    expect(await w.exited).toBe(0);
+    expect(w.out()).toContain('draining');
+  });
+
   it('baton dev runs a server and a local worker in one process', async () => {
     const dev = start(['dev', '--port', '0', '--data-dir', path.join(tmp, 'dev')]);
     const [, url] = await dev.waitFor(/API listening on (http:\/\/\S+)/);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { BatonClient } from '../../src/client/index.ts';
 import { startServer, type RunningServer } from '../../src/server/app.ts';
-import { startWorker } from '../../src/worker/index.ts';
+import { startWorker, type RunningWorker } from '../../src/worker/index.ts';
 
 /** A running test server with an admin client. */
 export interface TestServer {
@@ -20,7 +20,7 @@ export interface TestServer {
   dataDir: string;
   client: BatonClient;
   /** Starts a worker agent in this process, connected with the admin token. */
-  addWorker(opts?: { name?: string; queues?: string[]; capacity?: number }): Promise<{ close(): Promise<void> }>;
+  addWorker(opts?: { name?: string; queues?: string[]; capacity?: number }): Promise<RunningWorker>;
   stop(): Promise<void>;
 }
 
@@ -32,7 +32,7 @@ export async function startTestServer(prefix: string): Promise<TestServer> {
   const token = srv.adminToken;
   if (!token) throw new Error('a fresh data dir must yield an admin token');
   const client = new BatonClient({ url: srv.url, token });
-  const workers: { close(): Promise<void> }[] = [];
+  const workers: RunningWorker[] = [];
   return {
     srv,
     url: srv.url,

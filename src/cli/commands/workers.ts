@@ -37,6 +37,9 @@ export function registerWorkers(program: Command): void {
     .action(async (id: string, flags: { json?: boolean }, cmd: Command) => {
       const w = await clientFor(cmd).drainWorker(id);
       if (flags.json) printJson(w);
-      else process.stdout.write(`${w?.id ?? id} draining\n`);
+      else {
+        process.stdout.write(`${w.id} draining\n`);
+        if (!w.notified) process.stderr.write('(the worker is not connected to this server; it is marked draining, so no server gives it new work)\n');
+      }
     });
 }
