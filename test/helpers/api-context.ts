@@ -90,6 +90,8 @@ export async function makeApiHarness(config: Parameters<typeof loadServerConfig>
     },
     auth: (token) => ({ authorization: `Bearer ${token}` }),
     async close() {
+      // Sockets that fetch() left open (keep-alive) would otherwise hold close() for seconds.
+      if (app.server.listening) app.server.closeAllConnections();
       await app.close();
       await store.close();
       await rm(dir, { recursive: true, force: true });

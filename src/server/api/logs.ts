@@ -72,6 +72,8 @@ export function logRoutes(ctx: ServerContext) {
           connection: 'keep-alive',
           'x-accel-buffering': 'no',
         });
+        // Send the headers now: a client waits for them before it reads, even when no log exists yet.
+        raw.write(': stream open\n\n');
         let lastSeq = afterSeq;
         let closed = false;
         let busy = false;
