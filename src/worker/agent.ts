@@ -172,7 +172,8 @@ class WorkerAgent implements RunningWorker {
   }
 
   private leases(): LeaseHeld[] {
-    return [...this.attempts.values()].map((r) => ({ jobId: r.a.jobId, attempt: r.a.attempt, leaseToken: r.a.leaseToken }));
+    // A lost attempt may still be dying; it is no longer ours to keep alive.
+    return [...this.attempts.values()].filter((r) => r.fate !== 'lost').map((r) => lease(r.a));
   }
 
   private onOpen(url: string): void {
@@ -351,9 +352,10 @@ class WorkerAgent implements RunningWorker {
 
   private async run(rec: AttemptRecord): Promise<void> {
     const { a, key } = rec;
-    const executor = this.executors[a.type] ?? this.executors.container;
+    const executor: Executor | undefined = Object.hasOwn(this.executors, a.type) ? this.executors[a.type] : undefined;
     let outcome: ExecOutcome;
     try {
+      if (!executor) throw new Error(`job type "${String(a.type)}" is not supported by this worker`);
       outcome = await executor.execute(a, {
         log: (stream, data) => {
           if (rec.fate === null) this.reports.log(key, stream, data);

@@ -1,0 +1,102 @@
+/**
+ * The worker agent against the real server (gateway, dispatcher, store) in this process: the
+ * protocol peer in agent.test.ts pins the worker's own behaviour; this checks that the two
+ * sides agree.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatonClient } from '../../src/client/index.ts';
+import { startServer, type RunningServer } from '../../src/server/app.ts';
+import { startWorker, type RunningWorker } from '../../src/worker/index.ts';
+import { eventually, isAlive } from './helpers.ts';
+
+const logger = pino({ level: 'silent' });
+const serverSettings = { heartbeatMs: 100, leaseMs: 3000, logger };
+let dataDir = '';
+let srv: RunningServer;
+let token = '';
+let client: BatonClient;
+let worker: RunningWorker;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'baton-worker-real-'));
+  srv = await startServer({ port: 0, dataDir, ...serverSettings });
+  token = srv.adminToken!;
+  client = new BatonClient({ url: srv.url, token });
+  worker = await startWorker({
+    servers: [srv.url],
+    token,
+    name: 'real-server-worker',
+    capacity: 4,
+    logger,
+    reconnectMinMs: 20,
+    reconnectMaxMs: 200,
+    handlers: { greet: (args: { who: string }, ctx) => (ctx.log('greeting', args.who), `hello ${args.who}`) },
+  });
+  await worker.whenConnected();
+});
+
+afterAll(async () => {
+  await worker?.close();
+  await srv?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('worker agent with the real server', () => {
+  it('runs command and function jobs; logs and results reach the API', async () => {
+    const cmd = await client.submit({ type: 'command', payload: { script: 'echo out; echo err >&2' } });
+    const fn = await client.submit({ type: 'function', payload: { handler: 'greet', args: { who: 'baton' } } });
+    const [c, f] = await Promise.all([client.waitForJob(cmd.id, { timeoutMs: 10_000 }), client.waitForJob(fn.id, { timeoutMs: 10_000 })]);
+    expect(c.status).toBe('completed');
+    expect(f.status).toBe('completed');
+    expect((await client.result(fn.id)).result).toBe('hello baton');
+    const logs = (await client.logs(cmd.id)).logs;
+    expect(logs.filter((l) => l.stream === 'stdout').map((l) => l.data).join('')).toBe('out\n');
+    expect(logs.filter((l) => l.stream === 'stderr').map((l) => l.data).join('')).toBe('err\n');
+  });
+
+  it('kills the process tree of a cancelled job within a second', async () => {
+    const job = await client.submit({ type: 'command', payload: { script: 'sleep 60 & echo $!; wait' } });
+    let pid = 0;
+    const deadline = Date.now() + 10_000;
+    while (pid === 0 && Date.now() < deadline) {
+      const m = /(\d+)/.exec((await client.logs(job.id)).logs.map((l) => l.data).join(''));
+      if (m) pid = Number(m[1]);
+      else await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(isAlive(pid)).toBe(true);
+    const finished = new Promise<void>((resolve) => worker.on('finished', (f) => f.jobId === job.id && resolve()));
+    const t0 = Date.now();
+    expect((await client.cancel(job.id)).status).toBe('cancelled');
+    await finished;
+    expect(await eventually(() => !isAlive(pid), 1000 - (Date.now() - t0))).toBe(true);
+  });
+
+  it('keeps a job running through a server restart and reports it to the new server', async () => {
+    const job = await client.submit({ type: 'command', payload: { script: 'echo before; sleep 1; echo after' } });
+    await client.waitForJob(job.id, { statuses: ['running'], timeoutMs: 10_000 });
+    const port = Number(new URL(srv.url).port);
+    const disconnected = new Promise<void>((resolve) => worker.on('disconnected', () => resolve()));
+    await srv.close();
+    await disconnected;
+    srv = await startServer({ port, dataDir, ...serverSettings });
+    client = new BatonClient({ url: srv.url, token });
+    const done = await client.waitForJob(job.id, { timeoutMs: 15_000 });
+    expect(done.status).toBe('completed');
+    expect(done.attempts).toHaveLength(1);
+    const text = (await client.logs(job.id)).logs.map((l) => l.data).join('');
+    expect(text).toBe('before\nafter\n');
+  });
+
+  it('drains when the server asks: finishes its job, then closes', async () => {
+    const job = await client.submit({ type: 'command', payload: { script: 'sleep 0.3; echo drained' } });
+    await client.waitForJob(job.id, { statuses: ['running'], timeoutMs: 10_000 });
+    const closed = new Promise<void>((resolve) => worker.on('closed', () => resolve()));
+    await client.drainWorker(worker.id()!);
+    await closed;
+    expect((await client.getJob(job.id)).status).toBe('completed');
+  });
+});
