@@ -5,8 +5,7 @@
  * stopping its jobs. It never touches the database.
  */
 import { EventEmitter } from 'node:events';
-import os from 'node:os';
-import { PROTOCOL_VERSION, type Assignment, type LeaseHeld, type ServerMessage, type WorkerHello, type WorkerMessage } from '../core/protocol.ts';
+import type { Assignment, LeaseHeld, ServerMessage, WorkerMessage } from '../core/protocol.ts';
 import type { JobType } from '../core/types.ts';
 import { Connection } from './connection.ts';
 import type { WorkerEventName, WorkerEvents } from './events.ts';
@@ -16,7 +15,7 @@ import { abortedOutcome } from './executors/deadline.ts';
 import { FunctionExecutor } from './executors/function.ts';
 import { HttpExecutor } from './executors/http.ts';
 import type { AbortReason, ExecOutcome, Executor } from './executors/types.ts';
-import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
+import { helloFor, resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
 import { DEFAULT_MAX_RESULT_BYTES, lease, limitResult, toReport } from './outcomes.ts';
 import { attemptKey, ReportQueue, type Verdicted } from './reports.ts';
 
@@ -178,24 +177,7 @@ class WorkerAgent implements RunningWorker {
 
   private onOpen(url: string): void {
     this.url = url;
-    const hello: WorkerHello = {
-      t: 'hello',
-      protocol: PROTOCOL_VERSION,
-      ...(this.workerId ? { workerId: this.workerId } : {}),
-      name: this.o.name,
-      host: os.hostname(),
-      types: this.o.types,
-      handlers: this.o.types.includes('function') ? Object.keys(this.o.handlers) : [],
-      queues: this.o.queues,
-      labels: this.o.labels,
-      capacity: this.o.capacity,
-      ...(this.o.cpu !== undefined ? { cpu: this.o.cpu } : {}),
-      ...(this.o.memoryMb !== undefined ? { memoryMb: this.o.memoryMb } : {}),
-      region: this.o.region,
-      zone: this.o.zone,
-      running: this.leases(),
-      draining: this.draining !== null,
-    };
+    const hello = helloFor(this.o, { workerId: this.workerId, running: this.leases(), draining: this.draining !== null });
     this.log.debug({ url }, 'worker connected, sending hello');
     this.conn.send(JSON.stringify(hello));
   }

@@ -5,6 +5,7 @@
 import os from 'node:os';
 import pino, { type Logger } from 'pino';
 import { BatonError } from '../core/errors.ts';
+import { PROTOCOL_VERSION, type LeaseHeld, type WorkerHello } from '../core/protocol.ts';
 import type { JobType } from '../core/types.ts';
 import type { HandlerMap } from './sdk.ts';
 
@@ -120,5 +121,27 @@ export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
     reportFlushMs: ms(o.reportFlushMs, 10, 'reportFlushMs', 0),
     reconnectMinMs,
     reconnectMaxMs,
+  };
+}
+
+/** The hello a worker with these options sends on every (re)connect. */
+export function helloFor(o: ResolvedWorkerOptions, state: { workerId: string | null; running: LeaseHeld[]; draining: boolean }): WorkerHello {
+  return {
+    t: 'hello',
+    protocol: PROTOCOL_VERSION,
+    ...(state.workerId ? { workerId: state.workerId } : {}),
+    name: o.name,
+    host: os.hostname(),
+    types: o.types,
+    handlers: o.types.includes('function') ? Object.keys(o.handlers) : [],
+    queues: o.queues,
+    labels: o.labels,
+    capacity: o.capacity,
+    ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
+    ...(o.memoryMb !== undefined ? { memoryMb: o.memoryMb } : {}),
+    region: o.region,
+    zone: o.zone,
+    running: state.running,
+    draining: state.draining,
   };
 }
