@@ -12,6 +12,8 @@ import type { LogStream } from './executors/types.ts';
 export const LOG_CHUNK_BYTES = 64 * 1024;
 /** Most reports in one batch. */
 export const MAX_BATCH_REPORTS = 500;
+/** Output kept per attempt; beyond it the rest is dropped with one note, so a runaway job cannot exhaust the worker's memory. */
+export const MAX_LOG_BYTES_PER_ATTEMPT = 64 * 1024 * 1024;
 /** Soft cap of one batch's JSON size; a single larger report still goes, alone. */
 const MAX_BATCH_BYTES = 1024 * 1024;
 
@@ -29,6 +31,9 @@ interface Staged {
   stream: LogStream | null;
   pieces: string[];
   bytes: number;
+  /** Output bytes accepted so far, against MAX_LOG_BYTES_PER_ATTEMPT. */
+  total: number;
+  truncated: boolean;
   progress: number | null;
 }
 
@@ -61,6 +66,8 @@ export interface ReportQueueOptions {
   send(json: string): boolean;
   /** Clock for the informational `at` of reports. Default Date.now. */
   now?: () => number;
+  /** Output kept per attempt, bytes. Default {@link MAX_LOG_BYTES_PER_ATTEMPT}. */
+  maxLogBytes?: number;
 }
 
 /** Stages, batches, sends and re-sends the reports of every attempt on this worker. */
@@ -73,26 +80,39 @@ export class ReportQueue {
   private idleWaiters: Array<() => void> = [];
   private readonly now: () => number;
   private stopped = false;
+  private readonly maxLogBytes: number;
 
   constructor(private readonly opts: ReportQueueOptions) {
     this.now = opts.now ?? Date.now;
+    this.maxLogBytes = opts.maxLogBytes ?? MAX_LOG_BYTES_PER_ATTEMPT;
   }
 
   /** Starts tracking an attempt and queues its `started` report. */
   started(lease: LeaseHeld): void {
     const key = attemptKey(lease);
-    this.staged.set(key, { lease: pick(lease), seq: 0, stream: null, pieces: [], bytes: 0, progress: null });
+    this.staged.set(key, { lease: pick(lease), seq: 0, stream: null, pieces: [], bytes: 0, total: 0, truncated: false, progress: null });
     this.push(key, { ...pick(lease), at: this.now(), kind: 'started' });
   }
 
   /** Appends output of an attempt; ignored when the attempt is not tracked (ended or dropped). */
   log(key: string, stream: LogStream, data: string): void {
     const s = this.staged.get(key);
-    if (!s || data.length === 0) return;
+    if (!s || data.length === 0 || s.truncated) return;
+    const size = Buffer.byteLength(data);
+    if (s.total + size > this.maxLogBytes) {
+      s.truncated = true;
+      this.cut(key, s, false);
+      s.stream = 'system';
+      s.pieces = [`[baton] output truncated: this attempt wrote more than ${this.maxLogBytes} bytes; the rest was dropped\n`];
+      s.bytes = Buffer.byteLength(s.pieces[0]);
+      this.schedule();
+      return;
+    }
+    s.total += size;
     if (s.stream !== null && s.stream !== stream) this.cut(key, s, false);
     s.stream = stream;
     s.pieces.push(data);
-    s.bytes += Buffer.byteLength(data);
+    s.bytes += size;
     if (s.bytes >= LOG_CHUNK_BYTES) this.cut(key, s, true);
     this.schedule();
   }

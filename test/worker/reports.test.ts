@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Report, WorkerMessage } from '../../src/core/protocol.ts';
 import { attemptKey, LOG_CHUNK_BYTES, MAX_BATCH_REPORTS, ReportQueue } from '../../src/worker/reports.ts';
 
-function queue(connected = true): { q: ReportQueue; sent: Array<Extract<WorkerMessage, { t: 'reports' }>>; setConnected(v: boolean): void } {
+function queue(connected = true, maxLogBytes?: number): { q: ReportQueue; sent: Array<Extract<WorkerMessage, { t: 'reports' }>>; setConnected(v: boolean): void } {
   const sent: Array<Extract<WorkerMessage, { t: 'reports' }>> = [];
   let up = connected;
   const q = new ReportQueue({
@@ -13,6 +13,7 @@ function queue(connected = true): { q: ReportQueue; sent: Array<Extract<WorkerMe
       return true;
     },
     now: () => 1,
+    maxLogBytes,
   });
   return { q, sent, setConnected: (v) => (up = v) };
 }
@@ -112,5 +113,21 @@ describe('report queue', () => {
     const stopped = q.whenIdle();
     q.stop();
     await stopped;
+  });
+
+  it('keeps at most maxLogBytes of output per attempt and says that the rest was dropped', () => {
+    const { q, sent } = queue(true, 10);
+    q.started(lease(1));
+    const k = attemptKey(lease(1));
+    q.log(k, 'stdout', '12345');
+    q.log(k, 'stdout', '67890');
+    q.log(k, 'stdout', 'overflow');
+    q.log(k, 'stderr', 'more');
+    q.flush();
+    const logs = sent.flatMap((b) => b.reports).filter((r) => r.kind === 'log') as Array<Extract<Report, { kind: 'log' }>>;
+    expect(logs.map((l) => [l.seq, l.stream, l.data.slice(0, 30)])).toEqual([
+      [1, 'stdout', '1234567890'],
+      [2, 'system', '[baton] output truncated: this'],
+    ]);
   });
 });
