@@ -264,4 +264,20 @@ describe('worker agent against protocolPeerForTest', () => {
     await new Promise((r) => setTimeout(r, 150)); // a window in which a stray reconnect would show
     expect(peer.refused()).toBe(after);
   });
+
+  it('delivers every report of 2,000 attempts exactly once, in batches of at most 500', async () => {
+    const { peer, worker } = await setup({ capacity: 100, handlers: { echo: (args: { i: number }, ctx) => (ctx.log('job', args.i), args.i) } });
+    const jobs = Array.from({ length: 2000 }, (_, i) => assignmentForTest('function', { handler: 'echo', args: { i } }));
+    for (let i = 0; i < jobs.length; i += 250) peer.send({ t: 'assign', jobs: jobs.slice(i, i + 250) });
+    const byJob = (): Map<string, string[]> => {
+      const m = new Map<string, string[]>();
+      for (const r of peer.reports()) m.set(r.jobId, [...(m.get(r.jobId) ?? []), r.kind]);
+      return m;
+    };
+    expect(await eventually(() => [...byJob().values()].filter((k) => k.includes('completed')).length === jobs.length, 8000)).toBe(true);
+    const m = byJob();
+    for (const j of jobs) expect(m.get(j.jobId)).toEqual(['started', 'log', 'completed']);
+    expect(Math.max(...peer.batches().map((b) => b.reports.length))).toBeLessThanOrEqual(500);
+    expect(worker.running()).toBe(0);
+  });
 });
