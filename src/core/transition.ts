@@ -65,9 +65,21 @@ export function attemptsUsed(job: Pick<Job, 'attempt' | 'attemptBase'>): number 
   return job.attempt - job.attemptBase;
 }
 
-/** True when a job that just lost an attempt may try again. */
-export function canRetry(job: Pick<Job, 'attempt' | 'attemptBase' | 'maxRetries'>): boolean {
-  return attemptsUsed(job) <= job.maxRetries;
+/**
+ * Attempts lost to a dead worker (lease expired) that do not use up the retry budget: a worker
+ * crash should not fail a job that has `maxRetries: 0`, yet a job that kills every worker it runs
+ * on must still end. Such a job fails once it has used `maxRetries + 1 + LOST_LEASE_ALLOWANCE`
+ * attempts.
+ */
+export const LOST_LEASE_ALLOWANCE = 3;
+
+/**
+ * True when a job whose current attempt just ended without success may try again: after a
+ * failure while `attemptsUsed <= maxRetries`, after a lost lease while
+ * `attemptsUsed <= maxRetries + LOST_LEASE_ALLOWANCE`.
+ */
+export function canRetry(job: Pick<Job, 'attempt' | 'attemptBase' | 'maxRetries'>, lost = false): boolean {
+  return attemptsUsed(job) <= job.maxRetries + (lost ? LOST_LEASE_ALLOWANCE : 0);
 }
 
 function refuse(job: Job, event: JobEvent): never {
@@ -179,7 +191,7 @@ export function transition(job: Job, event: JobEvent, now: number): TransitionRe
         event.type === 'lease_expired' ? 'lost' : event.type === 'fail' && event.timedOut ? 'timed_out' : 'failed';
       next.error = error;
       clearLease();
-      if (canRetry(job)) {
+      if (canRetry(job, event.type === 'lease_expired')) {
         // A lost lease goes straight back to pending (the worker died, not the job); a failure waits its backoff.
         const delay = event.type === 'lease_expired' ? 0 : retryDelayMs(job.backoff, attemptsUsed(job), event.random);
         next.runAt = now + delay;

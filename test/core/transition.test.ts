@@ -8,6 +8,7 @@ import { BatonError, type ErrorCode } from '../../src/core/errors.ts';
 import { retryDelayMs } from '../../src/core/retry.ts';
 import {
   ALLOWED,
+  LOST_LEASE_ALLOWANCE,
   attemptsUsed,
   canRetry,
   isTerminal,
@@ -172,8 +173,14 @@ describe('lifecycle paths', () => {
     expect(attemptsUsed(r.job)).toBe(1);
   });
 
-  it('lease_expired with the budget spent → failed', () => {
+  it('lease_expired with maxRetries 0 → pending: a dead worker does not spend the retry budget', () => {
     const r = transition(jobIn('assigned'), { type: 'lease_expired', random: 0 }, T0 + 5);
+    expect(r.job.status).toBe('pending');
+  });
+
+  it('lease_expired after maxRetries + 1 + LOST_LEASE_ALLOWANCE attempts → failed', () => {
+    const job = jobIn('assigned', { attempt: 1 + LOST_LEASE_ALLOWANCE, leaseToken: 'tok' });
+    const r = transition(job, { type: 'lease_expired', random: 0 }, T0 + 5);
     expect(r.job).toMatchObject({ status: 'failed', completedAt: T0 + 5 });
   });
 

@@ -3,6 +3,7 @@
  * through the same bin/baton.js a user runs. Every process is killed when the test file ends.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -127,12 +128,16 @@ export async function startWorkerProcess(server: { url: string; token: string; c
   return proc;
 }
 
-/** True when a process with this pid exists. */
+/**
+ * True when a process with this pid is alive. A zombie counts as gone: it has exited and only
+ * waits for its (re)parent to reap it, which in a container may be a slow init.
+ */
 export function processExists(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The state follows the parenthesised command name, which may itself contain spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }

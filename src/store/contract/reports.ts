@@ -3,6 +3,8 @@
  * reaping of lapsed leases, and logs.
  */
 import { describe, expect, it } from 'vitest';
+import { LOST_LEASE_ALLOWANCE } from '../../core/transition.ts';
+import type { Job } from '../../core/types.ts';
 import { assign, insert, mustGet, newJob, OTHER, rep, report, T0, TENANT, type ContractContext } from './fixtures.ts';
 
 /** Declares the report, lease and log contract tests. */
@@ -147,12 +149,17 @@ export function reportsContract(ctx: ContractContext): void {
       expect(await ctx.store().leaseReapExpired({ now: T0 + 101, limit: 10, random: () => 0 })).toEqual([]);
     });
 
-    it('fails a job whose lease expired with its retries spent', async () => {
+    it('fails a job whose leases expired beyond its retries plus the lost-lease allowance', async () => {
       const [j] = await insert(ctx.store(), newJob({ maxRetries: 0 }));
-      const a = await assign(ctx.store(), j.id, { leaseMs: 100 });
-      await report(ctx.store(), [rep.started(a)]);
-      const [r] = await ctx.store().leaseReapExpired({ now: T0 + 200, limit: 10, random: () => 0 });
-      expect(r).toMatchObject({ id: j.id, status: 'failed', completedAt: T0 + 200 });
+      let last: Job | undefined;
+      // Each loss returns the job to pending until maxRetries + 1 + LOST_LEASE_ALLOWANCE attempts are used.
+      for (let i = 0; i <= LOST_LEASE_ALLOWANCE; i++) {
+        const a = await assign(ctx.store(), j.id, { leaseMs: 100 });
+        await report(ctx.store(), [rep.started(a)]);
+        [last] = await ctx.store().leaseReapExpired({ now: T0 + 200, limit: 10, random: () => 0 });
+        expect(last.status).toBe(i < LOST_LEASE_ALLOWANCE ? 'pending' : 'failed');
+      }
+      expect(last).toMatchObject({ id: j.id, status: 'failed', attempt: 1 + LOST_LEASE_ALLOWANCE, completedAt: T0 + 200 });
     });
   });
 }
