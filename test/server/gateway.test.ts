@@ -1,0 +1,205 @@
+/**
+ * The worker gateway against hand-written protocol messages: authentication, malformed and
+ * hostile input, fencing and the result size limit. A real server on loopback, a real store.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { BatonClient } from '../../src/client/index.ts';
+import type { Assignment, ServerMessage } from '../../src/core/protocol.ts';
+import { startServer, type RunningServer } from '../../src/server/app.ts';
+
+let server: RunningServer;
+let dir: string;
+let admin: BatonClient;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'baton-gateway-'));
+  server = await startServer({ port: 0, dataDir: dir, logLevel: 'silent', maxResultBytes: 2048 });
+  admin = new BatonClient({ url: server.url, token: server.adminToken! });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A protocol client driven by the test, with every message it received. */
+class RawWorker {
+  readonly inbox: ServerMessage[] = [];
+  readonly ws: WebSocket;
+  closed: Promise<{ code: number; reason: string }>;
+  private readonly opened: Promise<void>;
+
+  constructor(token: string) {
+    this.ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/worker/connect`, { headers: { authorization: `Bearer ${token}` } });
+    this.ws.on('message', (d) => this.inbox.push(JSON.parse(d.toString()) as ServerMessage));
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+    this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  async open(): Promise<this> {
+    await this.opened;
+    return this;
+  }
+
+  send(m: unknown): void {
+    this.ws.send(typeof m === 'string' ? m : JSON.stringify(m));
+  }
+
+  async next<T extends ServerMessage['t']>(t: T, match: (m: Extract<ServerMessage, { t: T }>) => boolean = () => true): Promise<Extract<ServerMessage, { t: T }>> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const found = this.inbox.find((m): m is Extract<ServerMessage, { t: T }> => m.t === t && match(m as Extract<ServerMessage, { t: T }>));
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`no ${t} message; got ${JSON.stringify(this.inbox)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async hello(queues: string[], extra: Record<string, unknown> = {}): Promise<string> {
+    this.send({ t: 'hello', protocol: 1, name: 'raw', host: 'test', types: ['command'], handlers: [], queues, labels: {}, capacity: 2, running: [], ...extra });
+    return (await this.next('welcome')).workerId;
+  }
+}
+
+function upgradeStatus(token: string): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/worker/connect`, { headers: { authorization: `Bearer ${token}` } });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      resolve(101);
+      ws.close();
+    });
+    ws.on('error', () => undefined);
+  });
+}
+
+describe('worker gateway', () => {
+  it('refuses a connection without a valid token, or with a role that is not worker or admin', async () => {
+    expect(await upgradeStatus('baton_nope_nope')).toBe(401);
+    const viewer = await admin.createToken({ name: 'gw-viewer', role: 'viewer' });
+    expect(await upgradeStatus(viewer.token)).toBe(403);
+    const worker = await admin.createToken({ name: 'gw-worker', role: 'worker' });
+    expect(await upgradeStatus(worker.token)).toBe(101);
+  });
+
+  it('closes the connection on malformed messages, naming the problem', async () => {
+    const cases: [unknown, RegExp][] = [
+      ['{not json', /not valid JSON/],
+      [{ t: 'heartbeat', running: [] }, /before hello/],
+      [{ t: 'bogus' }, /unknown message type/],
+      [{ t: 'hello', protocol: 99, name: 'x', host: 'h', types: ['command'], handlers: [], queues: ['*'], labels: {}, capacity: 1, running: [] }, /protocol version 99/],
+      [{ t: 'hello', protocol: 1, name: 'x', host: 'h', types: ['command'], handlers: [], queues: ['*'], labels: {}, capacity: 0, running: [] }, /capacity/],
+      [{ t: 'hello', protocol: 1, name: 'x', host: 'h', types: ['teleport'], handlers: [], queues: ['*'], labels: {}, capacity: 1, running: [] }, /unknown job type/],
+    ];
+    for (const [msg, pattern] of cases) {
+      const w = await new RawWorker(server.adminToken!).open();
+      w.send(msg);
+      const err = await w.next('error');
+      expect(err.code).toBe('BATON_E_WORKER_PROTOCOL');
+      expect(err.message).toMatch(pattern);
+      expect((await w.closed).code).toBe(1008);
+    }
+  });
+
+  it('refuses malformed reports without touching the store', async () => {
+    const w = await new RawWorker(server.adminToken!).open();
+    await w.hello(['gw-malformed']);
+    w.send({ t: 'reports', batch: 1, reports: [{ kind: 'completed', jobId: 'x' }] });
+    expect((await w.next('error')).message).toMatch(/jobId, attempt and leaseToken/);
+  });
+
+  it('answers each report with a verdict: unknown jobs, forged leases and stale attempts are refused', async () => {
+    const w = await new RawWorker(server.adminToken!).open();
+    await w.hello(['gw-fence']);
+    const job = await admin.submit({ type: 'command', queue: 'gw-fence', payload: { argv: ['true'] } });
+    const assign = await w.next('assign');
+    const a = assign.jobs[0];
+    expect(a).toMatchObject({ jobId: job.id, attempt: 1, type: 'command', payload: { argv: ['true'] } });
+    w.send({
+      t: 'reports',
+      batch: 7,
+      reports: [
+        { kind: 'started', jobId: 'no-such-job', attempt: 1, leaseToken: 'x', at: Date.now() },
+        { kind: 'started', jobId: a.jobId, attempt: a.attempt, leaseToken: 'forged', at: Date.now() },
+        { kind: 'started', jobId: a.jobId, attempt: a.attempt + 1, leaseToken: a.leaseToken, at: Date.now() },
+        { kind: 'started', jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: Date.now() },
+        { kind: 'log', jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: Date.now(), seq: 1, stream: 'stdout', data: 'hi\n' },
+        { kind: 'completed', jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: Date.now(), result: { ok: 1 } },
+        { kind: 'completed', jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: Date.now(), result: { ok: 2 } },
+      ],
+    });
+    const ack = await w.next('ack', (m) => m.batch === 7);
+    expect(ack.verdicts.map((v) => (v.ok ? 'ok' : v.code))).toEqual([
+      'BATON_E_NOT_FOUND',
+      'BATON_E_STALE_ATTEMPT',
+      'BATON_E_STALE_ATTEMPT',
+      'ok',
+      'ok',
+      'ok',
+      'BATON_E_STALE_ATTEMPT',
+    ]);
+    expect((await admin.result(job.id)).result).toEqual({ ok: 1 });
+    expect((await admin.logs(job.id)).logs.map((l) => l.data)).toEqual(['hi\n']);
+  });
+
+  it('fails an attempt whose result is over the limit', async () => {
+    const w = await new RawWorker(server.adminToken!).open();
+    await w.hello(['gw-big']);
+    const job = await admin.submit({ type: 'command', queue: 'gw-big', payload: { argv: ['true'] } });
+    const a: Assignment = (await w.next('assign')).jobs[0];
+    w.send({ t: 'reports', batch: 1, reports: [{ kind: 'completed', jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: Date.now(), result: 'x'.repeat(5000) }] });
+    await w.next('ack', (m) => m.batch === 1);
+    const done = await admin.getJob(job.id);
+    expect(done.status).toBe('failed');
+    expect(done.error?.code).toBe('BATON_E_RESULT_TOO_LARGE');
+  });
+
+  it('reports leases it no longer holds as lost on heartbeat, and on reconnect', async () => {
+    const w = await new RawWorker(server.adminToken!).open();
+    const id = await w.hello(['gw-hb']);
+    const job = await admin.submit({ type: 'command', queue: 'gw-hb', payload: { argv: ['true'] } });
+    const a = (await w.next('assign')).jobs[0];
+    const forged = { jobId: a.jobId, attempt: a.attempt, leaseToken: 'forged' };
+    w.send({ t: 'heartbeat', running: [{ jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken }, forged] });
+    const ack = await w.next('heartbeat_ack');
+    expect(ack.lost).toEqual([forged]);
+    // Cancelling the job: the worker is told at once, and a later heartbeat lists it as lost.
+    await admin.cancel(job.id);
+    const cancel = await w.next('cancel');
+    expect(cancel).toMatchObject({ jobId: job.id, attempt: a.attempt });
+    w.ws.close();
+    await w.closed;
+    // The same worker reconnects claiming the cancelled attempt: the welcome says it is lost.
+    const again = await new RawWorker(server.adminToken!).open();
+    again.send({ t: 'hello', protocol: 1, workerId: id, name: 'raw', host: 'test', types: ['command'], handlers: [], queues: ['gw-hb'], labels: {}, capacity: 2, running: [{ jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken }] });
+    const welcome = await again.next('welcome');
+    expect(welcome.workerId).toBe(id);
+    expect(welcome.lost).toEqual([{ jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken }]);
+    again.ws.close();
+  });
+
+  it('lists connected workers and drains one on request', async () => {
+    const w = await new RawWorker(server.adminToken!).open();
+    const id = await w.hello(['gw-drain']);
+    const listed = (await admin.workers()).find((x) => x.id === id);
+    expect(listed).toMatchObject({ connected: true, status: 'active', capacity: 2 });
+    await admin.drainWorker(id);
+    await w.next('drain');
+    // A draining worker gets no new work.
+    const job = await admin.submit({ type: 'command', queue: 'gw-drain', payload: { argv: ['true'] } });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(w.inbox.some((m) => m.t === 'assign')).toBe(false);
+    expect((await admin.getJob(job.id)).status).toBe('pending');
+    w.ws.close();
+  });
+});
