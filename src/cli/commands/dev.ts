@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { BatonError } from '../../core/errors.ts';
 import { parseIntFlag, parseList, readTokenFile } from '../context.ts';
 import { untilSignalled } from '../shutdown.ts';
-import { announceServer, serverOverrides, type ServerFlags } from './server.ts';
+import { announceServer, explainListenError, serverOverrides, type ServerFlags } from './server.ts';
 import { parseTypes } from './worker.ts';
 
 interface DevFlags extends ServerFlags {
@@ -33,7 +33,7 @@ export function registerDev(program: Command): void {
       const capacity = parseIntFlag('--capacity', flags.capacity, 1);
       const types = parseTypes(flags.types);
       const handlers = flags.handlers === undefined ? undefined : await loadHandlers(flags.handlers);
-      const srv = await startServer(serverOverrides(flags));
+      const srv = await startServer(serverOverrides(flags)).catch(explainListenError);
       try {
         const token = srv.adminToken ?? readTokenFile(srv.adminTokenFile);
         if (token === null) {

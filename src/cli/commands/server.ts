@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import { BatonError } from '../../core/errors.ts';
 import type { RunningServer } from '../../server/app.ts';
 import type { ServerConfig } from '../../server/context.ts';
 import { parseIntFlag } from '../context.ts';
@@ -27,6 +28,17 @@ export function serverOverrides(flags: ServerFlags): Partial<ServerConfig> {
     store: flags.store,
     logLevel: flags.logLevel,
   };
+}
+
+/** Turns "port in use" and "no permission" into a BATON_E_CONFIG that names the setting to change. */
+export function explainListenError(e: unknown): never {
+  const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (err?.code === 'EADDRINUSE' || err?.code === 'EACCES' || err?.code === 'EADDRNOTAVAIL') {
+    const where = err.address ? `${err.address}:${err.port}` : 'the configured address';
+    const why = err.code === 'EADDRINUSE' ? 'is already in use' : err.code === 'EACCES' ? 'needs more privileges' : 'is not an address of this machine';
+    throw new BatonError('BATON_E_CONFIG', `cannot listen on ${where}: it ${why}; pick another --port/--host (BATON_PORT/BATON_HOST)`, { field: 'port' });
+  }
+  throw e;
 }
 
 /** Prints where the server listens and how to authenticate against it. */
@@ -54,7 +66,7 @@ export function registerServer(program: Command): void {
     .action(async (flags: ServerFlags) => {
       // Loaded on demand: client commands should not pay for loading the server.
       const { startServer } = await import('../../server/app.ts');
-      const srv = await startServer(serverOverrides(flags));
+      const srv = await startServer(serverOverrides(flags)).catch(explainListenError);
       announceServer(srv);
       await untilSignalled({ graceful: () => srv.close() });
     });
