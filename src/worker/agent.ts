@@ -186,7 +186,8 @@ class WorkerAgent implements RunningWorker {
     const was = this.welcomed;
     this.welcomed = false;
     this.stopHeartbeat();
-    if (was) this.log.warn({ url: info.url, code: info.code, reason: info.reason }, 'worker connection lost; reconnecting');
+    // Closing on purpose is not news; a drop while running is.
+    if (was && !this.closing) this.log.warn({ url: info.url, code: info.code, reason: info.reason }, 'worker connection lost; reconnecting');
     else this.log.debug({ url: info.url, code: info.code }, 'worker connection attempt failed');
     this.emit('disconnected', { url: info.url, code: info.code, reason: info.reason });
   }

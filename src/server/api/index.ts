@@ -42,8 +42,14 @@ export async function buildHttpApp(ctx: ServerContext): Promise<FastifyInstance>
   const app = Fastify({
     loggerInstance: ctx.log,
     bodyLimit: ctx.config.bodyLimitBytes,
+    // One info line per request drowns the log of a busy server; requests are logged at debug below.
+    disableRequestLogging: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, useDefaults: false } },
   }) as unknown as FastifyInstance;
+
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
 
   // Only JSON bodies: without the default text/plain parser a wrong content-type is a 415.
   app.removeAllContentTypeParsers();
