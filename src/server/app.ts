@@ -15,6 +15,7 @@ import { loadServerConfig } from './config.ts';
 import { createJobEvents, type ServerConfig, type ServerContext } from './context.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { Gateway } from './gateway.ts';
+import { Leader } from './leader.ts';
 import { Maintenance } from './maintenance.ts';
 import { bootstrap } from './tokens.ts';
 
@@ -52,6 +53,9 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
 
   const ctx: ServerContext = {
     config,
+    // The embedded store has one server, which keeps its identity across restarts and so takes
+    // its leadership back at once; servers sharing a database each get their own.
+    serverId: store.capabilities.multiServer ? uuidv7() : 'embedded',
     store,
     now: Date.now,
     newId: () => uuidv7(),
@@ -63,7 +67,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   };
   const gateway = new Gateway(ctx);
   const dispatcher = new Dispatcher(ctx, gateway);
-  const maintenance = new Maintenance(ctx, gateway, () => dispatcher.wake());
+  const leader = new Leader(ctx, 'maintenance', ctx.serverId, config.leaderTtlMs);
+  const maintenance = new Maintenance(ctx, gateway, leader, () => dispatcher.wake());
   gateway.onCapacity = () => dispatcher.wake();
   ctx.services = {
     wakeDispatcher: () => dispatcher.wake(),
@@ -93,6 +98,15 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${port}`;
+  // Other servers' submits, promotions and freed slots wake this server's dispatcher at once.
+  const unlisten =
+    store.capabilities.supportsListen && store.listen
+      ? await store.listen('wake', () => {
+          dispatcher.wake();
+          maintenance.recheck();
+        })
+      : null;
+  await leader.start();
   dispatcher.start();
   maintenance.start();
   log.info({ url, store: config.store.replace(/\/\/[^@]*@/, '//***@') }, 'baton server listening');
@@ -108,6 +122,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       closing ??= (async () => {
         await dispatcher.stop();
         await maintenance.stop();
+        await leader.stop();
+        await unlisten?.();
         gateway.closeAll();
         await app.close();
         await store.close();

@@ -17,11 +17,12 @@ const ENV: Record<keyof ServerConfig, string> = {
   reapIntervalMs: 'BATON_REAP_INTERVAL_MS',
   maxResultBytes: 'BATON_MAX_RESULT_BYTES',
   bodyLimitBytes: 'BATON_BODY_LIMIT_BYTES',
+  leaderTtlMs: 'BATON_LEADER_TTL_MS',
   logLevel: 'BATON_LOG_LEVEL',
   adminTokenFile: 'BATON_ADMIN_TOKEN_FILE',
 };
 
-const NUMERIC = new Set<keyof ServerConfig>(['port', 'leaseMs', 'heartbeatMs', 'reapIntervalMs', 'maxResultBytes', 'bodyLimitBytes']);
+const NUMERIC = new Set<keyof ServerConfig>(['port', 'leaseMs', 'heartbeatMs', 'reapIntervalMs', 'maxResultBytes', 'bodyLimitBytes', 'leaderTtlMs']);
 
 /** Builds a complete, checked ServerConfig. Throws BATON_E_CONFIG naming the bad setting. */
 export function loadServerConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -47,6 +48,7 @@ export function loadServerConfig(overrides: Partial<ServerConfig> = {}, env: Nod
     reapIntervalMs: 1000,
     maxResultBytes: 1024 * 1024,
     bodyLimitBytes: 64 * 1024 * 1024,
+    leaderTtlMs: 5000,
     logLevel: 'info',
     store: `sqlite:${path.join(dataDir, 'baton.db')}`,
     adminTokenFile: path.join(dataDir, 'admin-token'),
@@ -60,6 +62,7 @@ export function loadServerConfig(overrides: Partial<ServerConfig> = {}, env: Nod
   check(cfg.reapIntervalMs >= 10, 'reapIntervalMs', 'must be at least 10');
   check(cfg.maxResultBytes >= 1024, 'maxResultBytes', 'must be at least 1024');
   check(cfg.bodyLimitBytes >= 1024, 'bodyLimitBytes', 'must be at least 1024');
+  check(cfg.leaderTtlMs >= 300, 'leaderTtlMs', 'must be at least 300');
   return cfg;
 }
 

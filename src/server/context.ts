@@ -27,6 +27,8 @@ export interface ServerConfig {
   maxResultBytes: number;
   /** Largest request body, bytes. Default 64 MiB (a full batch of 10,000 jobs). */
   bodyLimitBytes: number;
+  /** How long a leadership lasts without renewal, ms; a dead leader is replaced after this. Default 5000. */
+  leaderTtlMs: number;
   /** pino level. Default info. */
   logLevel: string;
   /** Write the first system admin token here (and print it). Default `<dataDir>/admin-token`. */
@@ -62,6 +64,8 @@ export interface Services {
 
 export interface ServerContext {
   config: ServerConfig;
+  /** This server process's id (leader election, logs). */
+  serverId: string;
   store: Store;
   /** The clock, epoch ms. Injected so services are testable. */
   now(): number;

@@ -13,6 +13,7 @@ import { adminContract } from './contract/admin.ts';
 import { dispatchContract } from './contract/dispatch.ts';
 import type { ContractContext } from './contract/fixtures.ts';
 import { jobsContract } from './contract/jobs.ts';
+import { leadersContract } from './contract/leaders.ts';
 import { propertiesContract } from './contract/properties.ts';
 import { reportsContract } from './contract/reports.ts';
 import type { Store } from './types.ts';
@@ -42,6 +43,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
     dispatchContract(ctx);
     reportsContract(ctx);
     adminContract(ctx);
+    leadersContract(ctx);
     propertiesContract(ctx);
   });
 }

@@ -51,6 +51,24 @@ export interface JobListFilter {
   cursor?: string | null;
 }
 
+/** Who leads a cluster-wide duty, and in which term. */
+export interface Leadership {
+  /** The duty, e.g. `maintenance`. */
+  name: string;
+  /** Id of the server that holds it. */
+  holder: string;
+  /** Grows by one each time the duty changes hands. */
+  term: number;
+  expiresAt: number;
+}
+
+/**
+ * Proof of leadership passed to a leader-only write: the store checks, inside the write's
+ * transaction, that this is still the current unexpired leadership, and refuses the write with
+ * BATON_E_NOT_LEADER otherwise — so a deposed leader that has not noticed yet writes nothing.
+ */
+export type Fence = Pick<Leadership, 'name' | 'holder' | 'term'>;
+
 /** One assignment the dispatcher wants written. */
 export interface AssignmentInput {
   jobId: string;
@@ -80,6 +98,12 @@ export interface Store {
   close(): Promise<void>;
   /** Cheap liveness probe of the storage engine. */
   ping(): Promise<void>;
+  /**
+   * Present when `capabilities.supportsListen`: calls `onNotify` whenever any server (this one
+   * included) commits something that may create work — new pending or scheduled jobs, promoted
+   * jobs, freed capacity. Resolves to a function that stops listening.
+   */
+  listen?(channel: 'wake', onNotify: () => void): Promise<() => Promise<void>>;
 
   // ---- tenants and tokens ----------------------------------------------------------------
   tenantCreate(p: { tenant: Tenant; audit?: AuditInput }): Promise<Tenant>;
@@ -111,7 +135,7 @@ export interface Store {
    */
   jobApply(p: { tenant: string; id: string; event: JobEvent; now: number; audit?: AuditInput }): Promise<{ before: Job; after: Job }>;
   /** Moves scheduled jobs whose runAt has come to pending; returns how many moved. */
-  jobPromoteDue(p: { now: number; limit: number }): Promise<number>;
+  jobPromoteDue(p: { now: number; limit: number; fence?: Fence }): Promise<number>;
   /** The earliest runAt among scheduled jobs, or null. */
   jobNextRunAt(): Promise<number | null>;
   /**
@@ -138,7 +162,7 @@ export interface Store {
    */
   leaseExtend(p: { workerId: string; leases: { jobId: string; attempt: number; leaseToken: string }[]; leaseExpiresAt: number; now: number }): Promise<{ lost: { jobId: string; attempt: number; leaseToken: string }[] }>;
   /** Returns jobs whose lease expired before `now` to pending (or failed); returns them. */
-  leaseReapExpired(p: { now: number; limit: number; random: () => number }): Promise<Job[]>;
+  leaseReapExpired(p: { now: number; limit: number; random: () => number; fence?: Fence }): Promise<Job[]>;
   /** Log lines of a job of `tenant` with seq greater than `afterSeq`, in order. */
   logList(p: { tenant: string; jobId: string; afterSeq: number; limit: number }): Promise<LogEntry[]>;
 
@@ -155,6 +179,16 @@ export interface Store {
   workerSetStatus(p: { id: string; status: WorkerStatus; now: number; audit?: AuditInput }): Promise<void>;
   /** Records that the worker was heard from at `now`. */
   workerTouch(p: { id: string; now: number }): Promise<void>;
+
+  // ---- leadership of cluster-wide duties -------------------------------------------------------
+  /**
+   * Takes the leadership `name` for `holder` when it is free or expired (a new term), renews it
+   * when `holder` has it, and otherwise leaves it alone. Returns the leadership as it now is:
+   * `holder` leads iff the result's holder is `holder`.
+   */
+  leaderAcquire(p: { name: string; holder: string; ttlMs: number; now: number }): Promise<Leadership>;
+  /** Ends `holder`'s leadership of `name` at once (on shutdown), so another server takes over. */
+  leaderRelease(p: { name: string; holder: string; now: number }): Promise<void>;
 
   // ---- audit -------------------------------------------------------------------------------
   auditWrite(p: { entry: AuditInput; now: number }): Promise<void>;

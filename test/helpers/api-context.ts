@@ -65,6 +65,7 @@ export async function makeApiHarness(config: Parameters<typeof loadServerConfig>
   const services = recordingServices();
   const ctx: ServerContext = {
     config: cfg,
+    serverId: 'api-test',
     store,
     now: () => Date.now(),
     newId: () => uuidv7(),

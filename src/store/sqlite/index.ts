@@ -8,10 +8,11 @@ import type { Report } from '../../core/protocol.ts';
 import type { NewJob } from '../../core/spec.ts';
 import type { JobEvent } from '../../core/transition.ts';
 import type { AuditEntry, AuditInput, Job, JobType, LogEntry, QueueStats, Tenant, TokenRecord, WorkerInfo, WorkerStatus } from '../../core/types.ts';
-import type { AssignmentInput, InsertResult, JobListFilter, Page, ReportOutcome, Store, StoreCapabilities } from '../types.ts';
+import type { AssignmentInput, Fence, InsertResult, JobListFilter, Leadership, Page, ReportOutcome, Store, StoreCapabilities } from '../types.ts';
 import * as admin from './admin.ts';
 import { applyMigrations, openDatabase, type Sql, type SyncMode } from './db.ts';
 import * as jobs from './jobs.ts';
+import * as leaders from './leaders.ts';
 import * as reports from './reports.ts';
 
 /** Options of openSqliteStore. */
@@ -80,7 +81,7 @@ class SqliteStore implements Store {
   async jobApply(p: { tenant: string; id: string; event: JobEvent; now: number; audit?: AuditInput }): Promise<{ before: Job; after: Job }> {
     return jobs.jobApply(this.#sql, p);
   }
-  async jobPromoteDue(p: { now: number; limit: number }): Promise<number> {
+  async jobPromoteDue(p: { now: number; limit: number; fence?: Fence }): Promise<number> {
     return jobs.jobPromoteDue(this.#sql, p);
   }
   async jobNextRunAt(): Promise<number | null> {
@@ -104,7 +105,7 @@ class SqliteStore implements Store {
   }): Promise<{ lost: { jobId: string; attempt: number; leaseToken: string }[] }> {
     return reports.leaseExtend(this.#sql, p);
   }
-  async leaseReapExpired(p: { now: number; limit: number; random: () => number }): Promise<Job[]> {
+  async leaseReapExpired(p: { now: number; limit: number; random: () => number; fence?: Fence }): Promise<Job[]> {
     return reports.leaseReapExpired(this.#sql, p);
   }
   async logList(p: { tenant: string; jobId: string; afterSeq: number; limit: number }): Promise<LogEntry[]> {
@@ -132,6 +133,13 @@ class SqliteStore implements Store {
   }
   async workerTouch(p: { id: string; now: number }): Promise<void> {
     admin.workerTouch(this.#sql, p);
+  }
+
+  async leaderAcquire(p: { name: string; holder: string; ttlMs: number; now: number }): Promise<Leadership> {
+    return leaders.leaderAcquire(this.#sql, p);
+  }
+  async leaderRelease(p: { name: string; holder: string; now: number }): Promise<void> {
+    leaders.leaderRelease(this.#sql, p);
   }
 
   async auditWrite(p: { entry: AuditInput; now: number }): Promise<void> {

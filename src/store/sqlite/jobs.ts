@@ -6,9 +6,10 @@ import { BatonError, isBatonError } from '../../core/errors.ts';
 import type { NewJob } from '../../core/spec.ts';
 import { transition, type JobEvent } from '../../core/transition.ts';
 import type { AuditInput, Job, JobType } from '../../core/types.ts';
-import type { AssignmentInput, InsertResult, JobListFilter, Page } from '../types.ts';
+import type { AssignmentInput, Fence, InsertResult, JobListFilter, Page } from '../types.ts';
 import type { Sql } from './db.ts';
 import { attemptFromRow, jobFromNew, jobFromRow, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, type AttemptRow, type JobRow } from './rows.ts';
+import { checkFence } from './leaders.ts';
 import { checkLimit, decodeCursor, encodeCursor, ensureQueue, loadJob, writeAudit, writeTransition } from './write.ts';
 
 const INSERT_COLUMNS = ['id', 'tenant', 'created_at', ...SPEC_COLUMNS, ...STATE_COLUMNS];
@@ -130,8 +131,9 @@ export function jobApply(sql: Sql, p: { tenant: string; id: string; event: JobEv
 }
 
 /** Scheduled jobs whose time has come become pending; see Store.jobPromoteDue. */
-export function jobPromoteDue(sql: Sql, p: { now: number; limit: number }): number {
+export function jobPromoteDue(sql: Sql, p: { now: number; limit: number; fence?: Fence }): number {
   const run = () => sql.write(() => {
+    checkFence(sql, p.fence, p.now);
     const rows = sql.stmt("SELECT * FROM jobs WHERE status = 'scheduled' AND run_at <= ? ORDER BY run_at LIMIT ?").all(p.now, p.limit) as JobRow[];
     for (const row of rows) writeTransition(sql, transition(jobFromRow(row), { type: 'promote' }, p.now));
     return rows.length;

@@ -6,9 +6,10 @@ import { isBatonError } from '../../core/errors.ts';
 import type { Report } from '../../core/protocol.ts';
 import { transition, type JobEvent } from '../../core/transition.ts';
 import type { Job, LogEntry } from '../../core/types.ts';
-import type { ReportOutcome } from '../types.ts';
+import type { Fence, ReportOutcome } from '../types.ts';
 import type { Sql } from './db.ts';
 import { jobFromRow, type JobRow } from './rows.ts';
+import { checkFence } from './leaders.ts';
 import { loadJob, writeTransition } from './write.ts';
 
 const SELECT_ATTEMPT_LEASE = 'SELECT lease_token, worker_id FROM job_attempts WHERE job_id = ? AND attempt = ?';
@@ -108,8 +109,9 @@ export function leaseExtend(
 }
 
 /** Returns jobs whose lease lapsed to pending (or failed); see Store.leaseReapExpired. */
-export function leaseReapExpired(sql: Sql, p: { now: number; limit: number; random: () => number }): Job[] {
+export function leaseReapExpired(sql: Sql, p: { now: number; limit: number; random: () => number; fence?: Fence }): Job[] {
   const run = () => sql.write(() => {
+    checkFence(sql, p.fence, p.now);
     const rows = sql
       .stmt("SELECT * FROM jobs WHERE status IN ('assigned', 'running') AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?")
       .all(p.now, p.limit) as JobRow[];
