@@ -1,8 +1,10 @@
 /**
  * Opens the store a URL names. `sqlite:PATH`, `sqlite://PATH` or a bare file path open the
- * embedded SQLite store; PostgreSQL URLs are recognised but not supported yet.
+ * embedded SQLite store; `postgres://` (or `postgresql://`) URLs open the shared PostgreSQL store
+ * (`?schema=NAME` picks the schema, default `baton`).
  */
 import { BatonError } from '../core/errors.ts';
+import { openPostgresStore } from './postgres/index.ts';
 import { openSqliteStore } from './sqlite/index.ts';
 import type { Store } from './types.ts';
 
@@ -19,9 +21,7 @@ export function sqlitePathOf(url: string): string | null {
 
 /** Opens and migrates the store named by `url`; throws BATON_E_CONFIG for one it cannot open. */
 export async function openStore(url: string): Promise<Store> {
-  if (/^postgres(ql)?:/i.test(url)) {
-    throw new BatonError('BATON_E_CONFIG', `store ${redact(url)}: PostgreSQL is not supported yet; use sqlite:PATH`, { field: 'store' });
-  }
+  if (/^postgres(ql)?:/i.test(url)) return openPostgresStore({ url });
   const path = sqlitePathOf(url);
   if (path === null || path === '') {
     throw new BatonError('BATON_E_CONFIG', `store ${redact(url)}: expected sqlite:PATH, sqlite://PATH or a file path`, { field: 'store' });

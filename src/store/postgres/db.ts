@@ -1,0 +1,163 @@
+/**
+ * The PostgreSQL connection pool Baton's shared store runs on: options (schema, search_path,
+ * bigint parsing), numbered migrations applied under an advisory lock, and the mapping of driver
+ * errors to BatonErrors.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { BatonError, isBatonError } from '../../core/errors.ts';
+
+/** The pool of the `postgres` client; `any` because the client's row typing is per query. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Pool = postgres.Sql<any>;
+
+/**
+ * A pool or a transaction. Store functions take this so the same code runs inside `sql.begin`
+ * or on the pool.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Db = postgres.Sql<any> | postgres.TransactionSql<any>;
+
+/** Schema names Baton accepts: plain lower-case identifiers, so they never need quoting. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** The default schema of the store. */
+export const DEFAULT_SCHEMA = 'baton';
+
+/** Connection settings parsed from a store URL. */
+export interface PgTarget {
+  /** The URL handed to the client: `schema` removed (the server would refuse it as a setting). */
+  url: string;
+  schema: string;
+}
+
+/** Splits `?schema=` off a postgres:// URL; an explicit `schema` wins. Throws BATON_E_CONFIG. */
+export function parseTarget(url: string, schema?: string): PgTarget {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new BatonError('BATON_E_CONFIG', `store ${redact(url)}: not a valid postgres:// URL`, { field: 'store' });
+  }
+  const fromUrl = parsed.searchParams.get('schema');
+  parsed.searchParams.delete('schema');
+  const name = schema ?? fromUrl ?? DEFAULT_SCHEMA;
+  if (!SCHEMA_NAME.test(name)) {
+    throw new BatonError('BATON_E_CONFIG', `store schema "${name}": use lower-case letters, digits and _ (at most 63, not starting with a digit)`, { field: 'store' });
+  }
+  return { url: parsed.toString(), schema: name };
+}
+
+/** The URL without a password, for error messages. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}
+
+/** Opens a lazy pool (no connection is made until the first query) with search_path = schema. */
+export function connect(target: PgTarget, max: number): Pool {
+  return postgres(target.url, {
+    max,
+    connection: { search_path: target.schema, application_name: 'baton' },
+    // CREATE ... IF NOT EXISTS and friends send notices; they are not worth a log line.
+    onnotice: () => {},
+    // int8 (bigint, count(*)) as a JS number: epoch ms and row ids stay far below 2^53.
+    types: {
+      int8: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
+    },
+  });
+}
+
+/** One migration file: `NNN_name.sql`. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+
+/** The migrations shipped with this build, in version order. */
+export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  const out: Migration[] = [];
+  for (const file of readdirSync(dir)) {
+    const m = /^(\d+)_([\w-]+)\.sql$/.exec(file);
+    if (!m) continue;
+    out.push({ version: Number(m[1]), name: m[2], sql: readFileSync(`${dir}/${file}`, 'utf8') });
+  }
+  out.sort((a, b) => a.version - b.version);
+  for (let i = 1; i < out.length; i++) {
+    if (out[i].version === out[i - 1].version) throw new Error(`two migrations share version ${out[i].version}`);
+  }
+  return out;
+}
+
+/** First key of the two-int advisory lock that guards migrations (ASCII "BTN1"). */
+const MIGRATE_LOCK_CLASS = 0x42544e31;
+
+/** A stable 31-bit FNV-1a hash of `s`: the second key of the migration lock, one per schema. */
+export function schemaLockKey(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h & 0x7fffffff;
+}
+
+/**
+ * Creates the schema if needed and applies every migration newer than the database's, all in one
+ * transaction that first takes an advisory lock derived from the schema name: servers starting
+ * together queue on the lock, and the later ones find nothing left to do. Returns the versions
+ * applied (empty when up to date).
+ */
+export async function applyMigrations(sql: Pool, schema: string, migrations: Migration[] = loadMigrations(), now = Date.now()): Promise<number[]> {
+  return sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATE_LOCK_CLASS}::int4, ${schemaLockKey(schema)}::int4)`;
+    // The schema name was checked against SCHEMA_NAME, so it is a safe bare identifier.
+    await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`);
+    const rows = await tx.unsafe(`SELECT version FROM ${schema}.schema_migrations`);
+    const applied = new Set(rows.map((r) => Number(r.version)));
+    const done: number[] = [];
+    // Every migration runs with the store's schema first on the path, whatever the pool set.
+    await tx.unsafe(`SET LOCAL search_path TO ${schema}`);
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      await tx.unsafe(m.sql);
+      await tx`INSERT INTO schema_migrations (version, name, applied_at) VALUES (${m.version}, ${m.name}, ${now})`;
+      done.push(m.version);
+    }
+    return done;
+  });
+}
+
+/** SQLSTATE classes and codes that mean "the database is not reachable right now". */
+const UNAVAILABLE_SQLSTATE = new Set(['57P01', '57P02', '57P03', '53300', '53400', '08000', '08001', '08003', '08004', '08006', '08007']);
+/** Errors of the client and of node's sockets that mean the same. */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+]);
+
+/** True for a unique_violation from PostgreSQL. */
+export function isUniqueViolation(e: unknown): boolean {
+  return (e as { code?: string }).code === '23505';
+}
+
+/**
+ * Maps a driver error to a BatonError where one applies: lost or refused connections become
+ * BATON_E_UNAVAILABLE (the API answers 503), a unique violation BATON_E_CONFLICT. Anything else
+ * is returned as it is.
+ */
+export function mapError(e: unknown): unknown {
+  if (isBatonError(e)) return e;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_SQLSTATE.has(code)) {
+      return new BatonError('BATON_E_UNAVAILABLE', `the PostgreSQL store is unavailable (${code}): ${(e as Error).message}`);
+    }
+    if (code === '23505') return new BatonError('BATON_E_CONFLICT', `the object exists already: ${(e as Error).message}`);
+  }
+  return e;
+}

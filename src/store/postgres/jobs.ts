@@ -1,0 +1,259 @@
+/**
+ * Job methods of the PostgreSQL store: batch insert, read, list, client events, promotion of due
+ * jobs, ready listing and assignment. Every status change goes through the core `transition`;
+ * rows that several servers may race for are taken with FOR UPDATE SKIP LOCKED.
+ */
+import { BatonError, isBatonError } from '../../core/errors.ts';
+import type { NewJob } from '../../core/spec.ts';
+import { transition, type JobEvent, type TransitionResult } from '../../core/transition.ts';
+import type { AuditInput, Job, JobType } from '../../core/types.ts';
+import type { AssignmentInput, Fence, InsertResult, JobListFilter, Page } from '../types.ts';
+import { isUniqueViolation, type Db } from './db.ts';
+import { checkFence } from './leaders.ts';
+import { attemptFromRow, jobFromNew, jobFromRow, type JobRow } from './rows.ts';
+import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, wakes, writeAudit, writeResults, type Ctx } from './write.ts';
+
+/** Rows per INSERT statement: big enough to amortise the round trip, small enough to stay light. */
+const INSERT_CHUNK = 5000;
+
+async function insertJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
+  const inserted = new Set<string>();
+  for (let i = 0; i < jobs.length; i += INSERT_CHUNK) {
+    const c = jobs.slice(i, i + INSERT_CHUNK);
+    // The conflict target names the partial unique index, so only a repeated idempotency key is
+    // skipped; a repeated id still raises (and fails the whole batch).
+    const rows = await tx`INSERT INTO jobs (id, tenant, type, name, queue, priority, status, run_at, max_retries, timeout_ms,
+        idempotency_key, payload, backoff, requirements, tags, metadata, created_at, updated_at)
+      SELECT id, tenant, type, name, queue, priority, status, run_at, max_retries, timeout_ms, idempotency_key,
+        payload::jsonb, backoff::jsonb, requirements::jsonb, tags::jsonb, metadata::jsonb, created_at, created_at
+      FROM unnest(${c.map((j) => j.id)}::text[], ${c.map((j) => j.tenant)}::text[], ${c.map((j) => j.type)}::text[],
+        ${c.map((j) => j.name)}::text[], ${c.map((j) => j.queue)}::text[], ${c.map((j) => j.priority)}::int4[],
+        ${c.map((j) => j.status)}::text[], ${c.map((j) => j.runAt)}::int8[], ${c.map((j) => j.maxRetries)}::int4[],
+        ${c.map((j) => j.timeoutMs)}::int8[], ${c.map((j) => j.idempotencyKey)}::text[],
+        ${c.map((j) => JSON.stringify(j.payload))}::text[], ${c.map((j) => JSON.stringify(j.backoff))}::text[],
+        ${c.map((j) => JSON.stringify(j.requirements))}::text[], ${c.map((j) => JSON.stringify(j.tags))}::text[],
+        ${c.map((j) => JSON.stringify(j.metadata))}::text[], ${c.map((j) => j.createdAt)}::int8[])
+        AS v(id, tenant, type, name, queue, priority, status, run_at, max_retries, timeout_ms, idempotency_key,
+          payload, backoff, requirements, tags, metadata, created_at)
+      ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      RETURNING id`;
+    for (const r of rows) inserted.add(r.id as string);
+  }
+  return inserted;
+}
+
+async function insertTags(tx: Db, jobs: Job[]): Promise<void> {
+  const ids: string[] = [];
+  const tags: string[] = [];
+  const tenants: string[] = [];
+  for (const j of jobs) for (const t of j.tags) (ids.push(j.id), tags.push(t), tenants.push(j.tenant));
+  for (let i = 0; i < ids.length; i += INSERT_CHUNK) {
+    await tx`INSERT INTO job_tags (job_id, tag, tenant)
+      SELECT * FROM unnest(${ids.slice(i, i + INSERT_CHUNK)}::text[], ${tags.slice(i, i + INSERT_CHUNK)}::text[], ${tenants.slice(i, i + INSERT_CHUNK)}::text[])
+      ON CONFLICT DO NOTHING`;
+  }
+}
+
+const keyOf = (tenant: string, key: string) => `${tenant}\u0000${key}`;
+
+/**
+ * Inserts a batch in one transaction; see Store.jobInsertMany. A repeated idempotency key inside
+ * the batch resolves to its first job in memory; one that exists already is skipped by
+ * ON CONFLICT DO NOTHING and read back, so the result keeps the input order.
+ */
+export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditInput }): Promise<InsertResult> {
+  if (p.jobs.length === 0) return { jobs: [], existed: [] };
+  return c.sql.begin(async (tx) => {
+    const firstByKey = new Map<string, number>();
+    const candidates: Job[] = [];
+    for (let i = 0; i < p.jobs.length; i++) {
+      const n = p.jobs[i];
+      if (n.idempotencyKey !== null) {
+        const k = keyOf(n.tenant, n.idempotencyKey);
+        if (firstByKey.has(k)) continue;
+        firstByKey.set(k, i);
+      }
+      candidates.push(jobFromNew(n));
+    }
+    let inserted: Set<string>;
+    try {
+      inserted = await insertJobRows(tx, candidates);
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new BatonError('BATON_E_CONFLICT', 'a job id of this batch exists already; nothing of this batch was inserted');
+      throw e;
+    }
+    const newJobs = candidates.filter((j) => inserted.has(j.id));
+    // Keys that lost to a job stored before (by an earlier call or a concurrent one that committed).
+    const existing = new Map<string, Job>();
+    const lost = candidates.filter((j) => !inserted.has(j.id));
+    if (lost.length > 0) {
+      const rows = await tx`SELECT * FROM jobs WHERE (tenant, idempotency_key) IN
+        (SELECT * FROM unnest(${lost.map((j) => j.tenant)}::text[], ${lost.map((j) => j.idempotencyKey)}::text[]))`;
+      for (const r of rows) {
+        const j = jobFromRow(r as JobRow);
+        existing.set(keyOf(j.tenant, j.idempotencyKey!), j);
+      }
+    }
+    await insertTags(tx, newJobs);
+    // A new queue is stamped with the creation time of its first job, as in the SQLite store.
+    const queues = new Map<string, { tenant: string; name: string; at: number }>();
+    for (const j of newJobs) {
+      const k = keyOf(j.tenant, j.queue);
+      if (!queues.has(k)) queues.set(k, { tenant: j.tenant, name: j.queue, at: j.createdAt });
+    }
+    await ensureQueues(tx, [...queues.values()]);
+    if (p.audit) await writeAudit(tx, p.jobs[0].tenant, p.audit, p.jobs[0].createdAt);
+    // Scheduled jobs wake too: the maintenance loop re-reads the next run time.
+    await notifyWake(tx, c.channel, newJobs.filter((j) => j.status === 'pending' || j.status === 'scheduled').map((j) => j.tenant));
+
+    const byId = new Map(newJobs.map((j) => [j.id, j]));
+    const jobs: Job[] = [];
+    const existed: boolean[] = [];
+    for (let i = 0; i < p.jobs.length; i++) {
+      const n = p.jobs[i];
+      const mine = byId.get(n.id);
+      if (mine !== undefined && (n.idempotencyKey === null || firstByKey.get(keyOf(n.tenant, n.idempotencyKey)) === i)) {
+        jobs.push(mine);
+        existed.push(false);
+        continue;
+      }
+      const k = keyOf(n.tenant, n.idempotencyKey!);
+      const first = p.jobs[firstByKey.get(k)!];
+      const j = byId.get(first.id) ?? existing.get(k);
+      if (j === undefined) throw new Error(`job with idempotency key ${n.idempotencyKey} vanished during its insert`);
+      jobs.push(j);
+      existed.push(true);
+    }
+    return { jobs, existed };
+  });
+}
+
+/** A job of `tenant` with its attempts; see Store.jobGet. */
+export async function jobGet(sql: Db, p: { tenant: string; id: string }): Promise<Job | null> {
+  const [row] = await sql`SELECT * FROM jobs WHERE id = ${p.id} AND tenant = ${p.tenant}`;
+  if (row === undefined) return null;
+  const attempts = await sql`SELECT * FROM job_attempts WHERE job_id = ${p.id} ORDER BY attempt`;
+  return jobFromRow(row as JobRow, attempts.map(attemptFromRow));
+}
+
+/** Newest first, one page; see Store.jobList. Jobs in a list carry no attempts (use jobGet). */
+export async function jobList(sql: Db, p: JobListFilter): Promise<Page<Job>> {
+  checkLimit(p.limit);
+  const cursor = p.cursor ? decodeCursor(p.cursor) : null;
+  const filters = sql`
+    ${p.status !== undefined ? sql`AND j.status = ${p.status}` : sql``}
+    ${p.queue !== undefined ? sql`AND j.queue = ${p.queue}` : sql``}
+    ${p.type !== undefined ? sql`AND j.type = ${p.type}` : sql``}`;
+  const rows =
+    p.tag !== undefined
+      ? await sql`SELECT j.* FROM job_tags t JOIN jobs j ON j.id = t.job_id
+          WHERE t.tenant = ${p.tenant} AND t.tag = ${p.tag} AND j.tenant = ${p.tenant} ${filters}
+          ${cursor !== null ? sql`AND t.job_id < ${cursor}` : sql``}
+          ORDER BY t.job_id DESC LIMIT ${p.limit + 1}`
+      : await sql`SELECT j.* FROM jobs j WHERE j.tenant = ${p.tenant} ${filters}
+          ${cursor !== null ? sql`AND j.id < ${cursor}` : sql``}
+          ORDER BY j.id DESC LIMIT ${p.limit + 1}`;
+  const more = rows.length > p.limit;
+  const items = (more ? rows.slice(0, p.limit) : rows).map((r) => jobFromRow(r as JobRow));
+  return { items, nextCursor: more ? encodeCursor(items[items.length - 1].id) : null };
+}
+
+/** A client event on one job; see Store.jobApply. */
+export async function jobApply(c: Ctx, p: { tenant: string; id: string; event: JobEvent; now: number; audit?: AuditInput }): Promise<{ before: Job; after: Job }> {
+  return c.sql.begin(async (tx) => {
+    const [row] = await tx`SELECT * FROM jobs WHERE id = ${p.id} AND tenant = ${p.tenant} FOR UPDATE`;
+    if (row === undefined) throw new BatonError('BATON_E_NOT_FOUND', `job ${p.id} not found`);
+    const attempts = (await tx`SELECT * FROM job_attempts WHERE job_id = ${p.id} ORDER BY attempt`).map(attemptFromRow);
+    const before = jobFromRow(row as JobRow, attempts);
+    const r = transition(before, p.event, p.now);
+    await writeResults(tx, [r]);
+    const after = r.job;
+    const specChanged = p.event.type === 'modify' || (p.event.type === 'retry' && p.event.patch !== undefined);
+    if (specChanged) {
+      await tx`UPDATE jobs SET type = ${after.type}, name = ${after.name}, queue = ${after.queue}, priority = ${after.priority},
+          max_retries = ${after.maxRetries}, timeout_ms = ${after.timeoutMs}::int8, idempotency_key = ${after.idempotencyKey},
+          payload = ${JSON.stringify(after.payload)}::text::jsonb, backoff = ${JSON.stringify(after.backoff)}::text::jsonb,
+          requirements = ${JSON.stringify(after.requirements)}::text::jsonb, tags = ${JSON.stringify(after.tags)}::text::jsonb,
+          metadata = ${JSON.stringify(after.metadata)}::text::jsonb
+        WHERE id = ${after.id}`;
+      if (after.queue !== before.queue) await ensureQueues(tx, [{ tenant: after.tenant, name: after.queue, at: p.now }]);
+      if (JSON.stringify(after.tags) !== JSON.stringify(before.tags)) {
+        await tx`DELETE FROM job_tags WHERE job_id = ${after.id}`;
+        await tx`INSERT INTO job_tags (job_id, tag, tenant) SELECT ${after.id}, t, ${after.tenant} FROM unnest(${after.tags}::text[]) AS t ON CONFLICT DO NOTHING`;
+      }
+    }
+    if (p.audit) await writeAudit(tx, p.tenant, p.audit, p.now);
+    if (wakes(before.status, after.status)) await notifyWake(tx, c.channel, [after.tenant]);
+    // Attempts as they are now: a cancel may have ended the current one.
+    const now = r.attemptChange ? (await tx`SELECT * FROM job_attempts WHERE job_id = ${p.id} ORDER BY attempt`).map(attemptFromRow) : attempts;
+    return { before, after: { ...after, attempts: now } };
+  });
+}
+
+/** Scheduled jobs whose time has come become pending; see Store.jobPromoteDue. */
+export async function jobPromoteDue(c: Ctx, p: { now: number; limit: number; fence?: Fence }): Promise<number> {
+  return c.sql.begin(async (tx) => {
+    await checkFence(tx, p.fence, p.now);
+    // SKIP LOCKED: another server promoting at the same moment takes other rows, never waits.
+    const rows = await tx`SELECT * FROM jobs WHERE status = 'scheduled' AND run_at <= ${p.now}::int8
+      ORDER BY run_at LIMIT ${p.limit} FOR UPDATE SKIP LOCKED`;
+    const results = rows.map((r) => transition(jobFromRow(r as JobRow), { type: 'promote' }, p.now));
+    await writeResults(tx, results);
+    await notifyWake(tx, c.channel, results.map((r) => r.job.tenant));
+    return results.length;
+  });
+}
+
+/** The earliest runAt of a scheduled job; see Store.jobNextRunAt. */
+export async function jobNextRunAt(sql: Db): Promise<number | null> {
+  const [row] = await sql`SELECT min(run_at) AS t FROM jobs WHERE status = 'scheduled'`;
+  return (row.t as number | null) ?? null;
+}
+
+/**
+ * Pending jobs in dispatch order; see Store.jobListReady. A LATERAL subquery takes the head of
+ * each eligible queue from jobs_ready (index order, no sort) and the outer query merges them, so
+ * the cost is (queues x limit) index rows however many jobs wait; paused queues are never read.
+ */
+export async function jobListReady(sql: Db, p: { tenants: string[]; queues?: string[]; types: JobType[]; limit: number }): Promise<Job[]> {
+  if (p.tenants.length === 0 || p.types.length === 0 || p.limit <= 0) return [];
+  const allQueues = p.queues === undefined || p.queues.includes('*');
+  if (!allQueues && p.queues!.length === 0) return [];
+  const rows = await sql`SELECT j.* FROM queues q CROSS JOIN LATERAL (
+      SELECT * FROM jobs j WHERE j.status = 'pending' AND j.tenant = q.tenant AND j.queue = q.name AND j.type = ANY(${p.types}::text[])
+      ORDER BY j.priority DESC, j.run_at, j.created_at, j.id LIMIT ${p.limit}) j
+    WHERE q.tenant = ANY(${p.tenants}::text[]) AND NOT q.paused ${allQueues ? sql`` : sql`AND q.name = ANY(${p.queues!}::text[])`}
+    ORDER BY j.priority DESC, j.run_at, j.created_at, j.id LIMIT ${p.limit}`;
+  return rows.map((r) => jobFromRow(r as JobRow));
+}
+
+/**
+ * Assigns each job that is still pending (compare-and-set) and inserts its attempt row; jobs that
+ * moved on, or that another server holds locked right now, are skipped. See Store.jobAssignMany.
+ * Returned jobs carry no attempts.
+ */
+export async function jobAssignMany(c: Ctx, p: { assignments: AssignmentInput[]; now: number }): Promise<Job[]> {
+  if (p.assignments.length === 0) return [];
+  return c.sql.begin(async (tx) => {
+    const ids = [...new Set(p.assignments.map((a) => a.jobId))];
+    const rows = await tx`SELECT * FROM jobs WHERE id = ANY(${ids}::text[]) AND status = 'pending' FOR UPDATE SKIP LOCKED`;
+    const jobs = new Map<string, Job>(rows.map((r) => [r.id as string, jobFromRow(r as JobRow)]));
+    const results: TransitionResult[] = [];
+    for (const a of p.assignments) {
+      const job = jobs.get(a.jobId);
+      if (job === undefined || job.status !== 'pending') continue;
+      let r: TransitionResult;
+      try {
+        r = transition(job, { type: 'assign', workerId: a.workerId, leaseToken: a.leaseToken, leaseExpiresAt: a.leaseExpiresAt }, p.now);
+      } catch (e) {
+        if (isBatonError(e)) continue;
+        throw e;
+      }
+      // The evolving job: a second assignment of it in this batch sees it assigned and is skipped.
+      jobs.set(job.id, r.job);
+      results.push(r);
+    }
+    await writeResults(tx, results);
+    return results.map((r) => r.job);
+  });
+}

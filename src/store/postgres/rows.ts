@@ -1,0 +1,157 @@
+/**
+ * Conversions between PostgreSQL rows and domain objects. The client parses jsonb columns and (as
+ * configured in db.ts) bigint columns itself; a SQL NULL in a JSON column means the value null.
+ * Values bound for jsonb are sent as JSON text and cast in SQL (`::text::jsonb`), because the
+ * client would JSON-encode a string parameter a second time.
+ */
+import type { Attempt, AuditEntry, Job, JobStatus, Role, Tenant, TokenRecord, WorkerInfo } from '../../core/types.ts';
+import type { NewJob } from '../../core/spec.ts';
+
+/** A row of `jobs` as the client returns it. */
+export type JobRow = Record<string, unknown> & { id: string };
+
+/** JSON text for a jsonb parameter; null and undefined become SQL NULL. */
+export function jsonText(v: unknown): string | null {
+  return v === null || v === undefined ? null : JSON.stringify(v);
+}
+
+/** A job row to a Job; `attempts` is filled by the caller when it loaded them. */
+export function jobFromRow(r: JobRow, attempts: Attempt[] = []): Job {
+  return {
+    id: r.id,
+    tenant: r.tenant as string,
+    type: r.type as Job['type'],
+    name: r.name as string | null,
+    queue: r.queue as string,
+    priority: r.priority as number,
+    status: r.status as JobStatus,
+    runAt: r.run_at as number,
+    maxRetries: r.max_retries as number,
+    timeoutMs: r.timeout_ms as number | null,
+    idempotencyKey: r.idempotency_key as string | null,
+    payload: r.payload as Job['payload'],
+    backoff: r.backoff as Job['backoff'],
+    requirements: r.requirements as Job['requirements'],
+    tags: r.tags as string[],
+    metadata: r.metadata as Job['metadata'],
+    attempt: r.attempt as number,
+    attemptBase: r.attempt_base as number,
+    leaseToken: r.lease_token as string | null,
+    leaseExpiresAt: r.lease_expires_at as number | null,
+    workerId: r.worker_id as string | null,
+    progress: r.progress as number | null,
+    result: r.result ?? null,
+    error: (r.error ?? null) as Job['error'],
+    reason: r.reason as string | null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+    startedAt: r.started_at as number | null,
+    completedAt: r.completed_at as number | null,
+    attempts,
+  };
+}
+
+/** The Job a NewJob becomes when inserted. Fields are listed, not spread: this runs per row of a batch. */
+export function jobFromNew(n: NewJob): Job {
+  return {
+    id: n.id,
+    tenant: n.tenant,
+    type: n.type,
+    name: n.name,
+    queue: n.queue,
+    priority: n.priority,
+    status: n.status,
+    runAt: n.runAt,
+    maxRetries: n.maxRetries,
+    timeoutMs: n.timeoutMs,
+    idempotencyKey: n.idempotencyKey,
+    payload: n.payload,
+    backoff: n.backoff,
+    requirements: n.requirements,
+    tags: n.tags,
+    metadata: n.metadata,
+    attempt: 0,
+    attemptBase: 0,
+    leaseToken: null,
+    leaseExpiresAt: null,
+    workerId: null,
+    progress: null,
+    result: null,
+    error: null,
+    reason: null,
+    createdAt: n.createdAt,
+    updatedAt: n.createdAt,
+    startedAt: null,
+    completedAt: null,
+    attempts: [],
+  };
+}
+
+/** A job_attempts row to an Attempt. */
+export function attemptFromRow(r: Record<string, unknown>): Attempt {
+  return {
+    attempt: r.attempt as number,
+    workerId: r.worker_id as string,
+    status: r.status as Attempt['status'],
+    assignedAt: r.assigned_at as number,
+    startedAt: r.started_at as number | null,
+    endedAt: r.ended_at as number | null,
+    exitCode: r.exit_code as number | null,
+    error: (r.error ?? null) as Attempt['error'],
+  };
+}
+
+/** A workers row to a WorkerInfo. */
+export function workerFromRow(r: Record<string, unknown>): WorkerInfo {
+  return {
+    id: r.id as string,
+    tenant: r.tenant as string,
+    name: r.name as string,
+    host: r.host as string,
+    types: r.types as WorkerInfo['types'],
+    handlers: r.handlers as string[],
+    queues: r.queues as string[],
+    labels: r.labels as Record<string, string>,
+    capacity: r.capacity as number,
+    cpu: r.cpu as number,
+    memoryMb: r.memory_mb as number,
+    region: r.region as string | null,
+    zone: r.zone as string | null,
+    status: r.status as WorkerInfo['status'],
+    registeredAt: r.registered_at as number,
+    lastSeenAt: r.last_seen_at as number,
+  };
+}
+
+/** A tenants row to a Tenant. */
+export function tenantFromRow(r: Record<string, unknown>): Tenant {
+  return { id: r.id as string, name: r.name as string, createdAt: r.created_at as number };
+}
+
+/** A tokens row to a TokenRecord. */
+export function tokenFromRow(r: Record<string, unknown>): TokenRecord {
+  return {
+    id: r.id as string,
+    tenant: r.tenant as string,
+    name: r.name as string,
+    role: r.role as Role,
+    system: r.system as boolean,
+    secretHash: r.secret_hash as string,
+    createdAt: r.created_at as number,
+    lastUsedAt: r.last_used_at as number | null,
+  };
+}
+
+/** An audit row to an AuditEntry. */
+export function auditFromRow(r: Record<string, unknown>): AuditEntry {
+  return {
+    id: r.id as number,
+    tenant: r.tenant as string,
+    actor: r.actor as string,
+    action: r.action as string,
+    targetType: r.target_type as string,
+    targetId: r.target_id as string | null,
+    at: r.at as number,
+    detail: r.detail ?? null,
+  };
+}

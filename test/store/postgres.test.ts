@@ -1,0 +1,184 @@
+/**
+ * The PostgreSQL store: the shared contract suite on a fresh schema per test, plus what only the
+ * shared engine has — migrations racing from several servers, claims racing from two pools,
+ * LISTEN/NOTIFY wake-ups across store instances, the partial indexes in the query plans, and
+ * connection failures reported as BATON_E_UNAVAILABLE. Needs the PostgreSQL of the machine
+ * (BATON_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/test).
+ */
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { v7 } from 'uuid';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describeStoreContract } from '../../src/store/contract.ts';
+import { newJob, T0, TENANT } from '../../src/store/contract/fixtures.ts';
+import { openStore } from '../../src/store/index.ts';
+import { applyMigrations, loadMigrations, parseTarget } from '../../src/store/postgres/db.ts';
+import { openPostgresStore } from '../../src/store/postgres/index.ts';
+import type { Store } from '../../src/store/types.ts';
+
+const URL = process.env.BATON_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Admin pool of the test file: creates nothing itself, drops the schemas the tests made. */
+const admin = postgres(URL, { max: 2, onnotice: () => {} });
+const schemas = new Set<string>();
+
+function freshSchema(): string {
+  const s = `baton_test_${randomBytes(6).toString('hex')}`;
+  schemas.add(s);
+  return s;
+}
+
+async function dropSchema(s: string): Promise<void> {
+  await admin.unsafe(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+  schemas.delete(s);
+}
+
+afterAll(async () => {
+  // Schemas a failed test left behind (cleanup runs even on failure; this is the safety net).
+  for (const s of [...schemas]) await dropSchema(s);
+  await admin.end({ timeout: 5 });
+});
+
+describeStoreContract('postgres', async () => {
+  const schema = freshSchema();
+  const store = await openPostgresStore({ url: URL, schema, max: 4 });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await dropSchema(schema);
+    },
+  };
+});
+
+describe('postgres store', () => {
+  const open: Store[] = [];
+  const openOne = async (schema: string, opts: { migrate?: boolean; max?: number } = {}) => {
+    const s = await openPostgresStore({ url: URL, schema, max: opts.max ?? 3, migrate: opts.migrate });
+    open.push(s);
+    return s;
+  };
+  afterEach(async () => {
+    for (const s of open.splice(0)) await s.close();
+    for (const s of [...schemas]) await dropSchema(s);
+  });
+
+  it('applies migrations once when three servers start together on a fresh schema', async () => {
+    const schema = freshSchema();
+    const stores = await Promise.all([1, 2, 3].map(() => openOne(schema, { migrate: false })));
+    await Promise.all(stores.map((s) => s.migrate()));
+    const rows = await admin.unsafe(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`);
+    expect(rows.map((r) => r.version)).toEqual(loadMigrations().map((m) => m.version));
+    // Up to date now: a direct call applies nothing.
+    const pool = postgres(URL, { max: 1, onnotice: () => {}, connection: { search_path: schema } });
+    expect(await applyMigrations(pool, schema)).toEqual([]);
+    await pool.end();
+    await stores[0].ping();
+  });
+
+  it('assigns each job exactly once when two servers claim the same jobs at once', async () => {
+    const schema = freshSchema();
+    const a = await openOne(schema);
+    const b = await openOne(schema, { migrate: false });
+    const jobs = Array.from({ length: 200 }, () => newJob());
+    await a.jobInsertMany({ jobs });
+    const lease = (jobId: string, workerId: string) => ({ jobId, workerId, leaseToken: v7(), leaseExpiresAt: T0 + 60_000 });
+    // Both servers try every job, in batches, in opposite orders.
+    const claim = async (s: Store, worker: string, ids: string[]) => {
+      const got: string[] = [];
+      for (let i = 0; i < ids.length; i += 20) {
+        const done = await s.jobAssignMany({ now: T0, assignments: ids.slice(i, i + 20).map((id) => lease(id, worker)) });
+        got.push(...done.map((j) => j.id));
+      }
+      return got;
+    };
+    const ids = jobs.map((j) => j.id);
+    const [byA, byB] = await Promise.all([claim(a, 'wa', ids), claim(b, 'wb', [...ids].reverse())]);
+    expect(byA.length + byB.length).toBe(ids.length);
+    expect(new Set([...byA, ...byB]).size).toBe(ids.length);
+    const attempts = await admin.unsafe(`SELECT job_id, count(*)::int AS n FROM ${schema}.job_attempts GROUP BY job_id HAVING count(*) > 1`);
+    expect(attempts).toHaveLength(0);
+  });
+
+  it('wakes a listening store when another store inserts work, and stops on unlisten', async () => {
+    const schema = freshSchema();
+    const listener = await openOne(schema);
+    const writer = await openOne(schema, { migrate: false });
+    let woke = 0;
+    let signal: () => void = () => {};
+    const next = () => new Promise<void>((resolve) => (signal = resolve));
+    const first = next();
+    const unlisten = await listener.listen!('wake', () => {
+      woke++;
+      signal();
+    });
+    await writer.jobInsertMany({ jobs: [newJob()] });
+    await first;
+    expect(woke).toBe(1);
+    // A resumed queue wakes too.
+    const second = next();
+    await writer.queueSetPaused({ tenant: TENANT, name: 'default', paused: false, now: T0 });
+    await second;
+    await unlisten();
+  });
+
+  it('keeps stores in different schemas from waking each other', async () => {
+    const mine = await openOne(freshSchema());
+    const other = await openOne(freshSchema());
+    let wokeWrongly = false;
+    const unlisten = await other.listen!('wake', () => (wokeWrongly = true));
+    let signal: () => void = () => {};
+    const woke = new Promise<void>((resolve) => (signal = resolve));
+    const unlistenMine = await mine.listen!('wake', () => signal());
+    await mine.jobInsertMany({ jobs: [newJob()] });
+    await woke;
+    // `other` listens on one connection and NOTIFY is delivered in commit order to every
+    // listener, so a round trip on it after ours arrived would have carried a stray one.
+    await other.ping();
+    expect(wokeWrongly).toBe(false);
+    await unlisten();
+    await unlistenMine();
+  });
+
+  it('uses the partial indexes for the ready, scheduled and reap queries', async () => {
+    const schema = freshSchema();
+    await openOne(schema);
+    const plan = async (q: string) => {
+      const rows = await admin.begin(async (tx) => {
+        await tx.unsafe(`SET LOCAL search_path TO ${schema}`);
+        // The tables are empty: without this the planner would pick a sequential scan.
+        await tx.unsafe('SET LOCAL enable_seqscan = off');
+        return tx.unsafe(`EXPLAIN ${q}`);
+      });
+      return rows.map((r) => r['QUERY PLAN'] as string).join('\n');
+    };
+    expect(await plan("SELECT * FROM jobs j WHERE j.status = 'pending' AND j.tenant = 'a' AND j.queue = 'q' AND j.type = ANY('{command}') ORDER BY j.priority DESC, j.run_at, j.created_at, j.id LIMIT 10")).toContain('jobs_ready');
+    expect(await plan("SELECT * FROM jobs WHERE status IN ('assigned', 'running') AND lease_expires_at < 1 ORDER BY lease_expires_at LIMIT 10 FOR UPDATE SKIP LOCKED")).toContain('jobs_leased');
+    expect(await plan("SELECT * FROM jobs WHERE status = 'scheduled' AND run_at <= 1 ORDER BY run_at LIMIT 10 FOR UPDATE SKIP LOCKED")).toContain('jobs_scheduled');
+  });
+
+  it('declares the capabilities of a multi-server engine and opens through openStore', async () => {
+    const schema = freshSchema();
+    const store = await openStore(`${URL}?schema=${schema}`);
+    open.push(store);
+    expect(store.capabilities).toEqual({ supportsListen: true, supportsSkipLocked: true, multiServer: true });
+    expect(typeof store.listen).toBe('function');
+    await store.jobInsertMany({ jobs: [newJob()] });
+    const [row] = await admin.unsafe(`SELECT count(*)::int AS n FROM ${schema}.jobs`);
+    expect(row.n).toBe(1);
+  });
+
+  it('reports an unreachable database as BATON_E_UNAVAILABLE without leaking the password', async () => {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    const p = openStore('postgres://u:secret@127.0.0.1:1/db');
+    await expect(p).rejects.toMatchObject({ code: 'BATON_E_UNAVAILABLE' });
+    await expect(p).rejects.not.toThrow(/secret/);
+  });
+
+  it('refuses a schema name it would have to quote', async () => {
+    expect(() => parseTarget(`${URL}?schema=Bad-Name`)).toThrow(/schema/);
+    await expect(openPostgresStore({ url: URL, schema: 'x; drop' })).rejects.toMatchObject({ code: 'BATON_E_CONFIG' });
+    expect(parseTarget(`${URL}?schema=abc&sslmode=disable`)).toEqual({ url: `${URL}?sslmode=disable`, schema: 'abc' });
+    expect(parseTarget(URL).schema).toBe('baton');
+  });
+});
