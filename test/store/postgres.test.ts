@@ -175,6 +175,43 @@ describe('postgres store', () => {
     await expect(p).rejects.not.toThrow(/secret/);
   });
 
+  it('reports a connection killed mid-query as BATON_E_UNAVAILABLE, and then reconnects', async () => {
+    const schema = freshSchema();
+    const store = await openOne(schema, { max: 1 });
+    const locker = postgres(URL, { max: 1, onnotice: () => {}, connection: { search_path: schema } });
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const holding = locker.begin(async (tx) => {
+      await tx`LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    const insert = store.jobInsertMany({ jobs: [newJob()] });
+    const outcome = insert.then(() => null, (e: unknown) => e);
+    // Poll (with a deadline) until the insert waits on the lock, then kill its backend.
+    const app = `baton:${schema}`;
+    const deadline = Date.now() + 10_000;
+    let killed = false;
+    while (!killed && Date.now() < deadline) {
+      const rows = await admin`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = ${app} AND wait_event_type = 'Lock'`;
+      killed = rows.length > 0;
+    }
+    expect(killed).toBe(true);
+    expect(await outcome).toMatchObject({ code: 'BATON_E_UNAVAILABLE' });
+    release();
+    await holding;
+    await locker.end();
+    // The pool notices the dead socket a moment after the error: poll until it has reconnected.
+    const until = Date.now() + 5000;
+    let up = false;
+    while (!up && Date.now() < until) up = await store.ping().then(() => true, (e: unknown) => ((e as { code?: string }).code === 'BATON_E_UNAVAILABLE' ? false : Promise.reject(e)));
+    expect(up).toBe(true);
+    expect((await store.jobInsertMany({ jobs: [newJob()] })).existed).toEqual([false]);
+  });
+
   it('refuses a schema name it would have to quote', async () => {
     expect(() => parseTarget(`${URL}?schema=Bad-Name`)).toThrow(/schema/);
     await expect(openPostgresStore({ url: URL, schema: 'x; drop' })).rejects.toMatchObject({ code: 'BATON_E_CONFIG' });

@@ -84,6 +84,25 @@ export function reportsContract(ctx: ContractContext): void {
       expect((await mustGet(ctx.store(), y.id)).status).toBe('completed');
     });
 
+    it('applies several reports for the same jobs in one batch in order, interleaved', async () => {
+      const [x, y] = await insert(ctx.store(), newJob(), newJob({ maxRetries: 1 }));
+      const ax = await assign(ctx.store(), x.id);
+      const ay = await assign(ctx.store(), y.id);
+      const out = await report(ctx.store(), [
+        rep.started(ax), rep.started(ay), rep.log(ax, 1, 'x1'), rep.progress(ax, 30), rep.failed(ay),
+        rep.completed(ax, 'done'), rep.log(ax, 2, 'x2'), rep.progress(ay, 10), rep.log(ay, 1, 'late y'),
+      ], { now: T0 + 7 });
+      expect(out.map((o) => o.ok)).toEqual([true, true, true, true, true, true, true, false, true]);
+      const gx = await mustGet(ctx.store(), x.id);
+      expect(gx).toMatchObject({ status: 'completed', result: 'done', progress: 100, startedAt: T0 + 7, completedAt: T0 + 7 });
+      expect(gx.attempts).toEqual([{ attempt: 1, workerId: 'w1', status: 'completed', assignedAt: T0, startedAt: T0 + 7, endedAt: T0 + 7, exitCode: 0, error: null }]);
+      const gy = await mustGet(ctx.store(), y.id);
+      expect(gy).toMatchObject({ status: 'scheduled', runAt: T0 + 1007, leaseToken: null });
+      expect(gy.attempts[0]).toMatchObject({ status: 'failed', startedAt: T0 + 7, endedAt: T0 + 7, exitCode: 1, error: { code: 'exit_code' } });
+      expect((await ctx.store().logList({ tenant: TENANT, jobId: x.id, afterSeq: 0, limit: 10 })).map((l) => l.data)).toEqual(['x1', 'x2']);
+      expect((await ctx.store().logList({ tenant: TENANT, jobId: y.id, afterSeq: 0, limit: 10 })).map((l) => l.data)).toEqual(['late y']);
+    });
+
     it('keeps completion exactly-once: a second outcome for the same attempt is refused', async () => {
       const [j] = await insert(ctx.store(), newJob());
       const a = await assign(ctx.store(), j.id);

@@ -58,7 +58,10 @@ export function redact(url: string): string {
 export function connect(target: PgTarget, max: number): Pool {
   return postgres(target.url, {
     max,
-    connection: { search_path: target.schema, application_name: 'baton' },
+    // The schema in application_name tells operators (and pg_stat_activity) whose connection it is.
+    connection: { search_path: target.schema, application_name: `baton:${target.schema}` },
+    // An optional field left undefined is stored as NULL, as the SQLite store does.
+    transform: { undefined: null },
     // CREATE ... IF NOT EXISTS and friends send notices; they are not worth a log line.
     onnotice: () => {},
     // int8 (bigint, count(*)) as a JS number: epoch ms and row ids stay far below 2^53.

@@ -56,6 +56,14 @@ async function insertTags(tx: Db, jobs: Job[]): Promise<void> {
 
 const keyOf = (tenant: string, key: string) => `${tenant}\u0000${key}`;
 
+/** Keyed jobs first, by (tenant, key); unkeyed ones keep their order (the sort is stable). */
+function byKey(a: Job, b: Job): number {
+  if (a.idempotencyKey === null || b.idempotencyKey === null) return (a.idempotencyKey === null ? 1 : 0) - (b.idempotencyKey === null ? 1 : 0);
+  const ka = keyOf(a.tenant, a.idempotencyKey);
+  const kb = keyOf(b.tenant, b.idempotencyKey);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
 /**
  * Inserts a batch in one transaction; see Store.jobInsertMany. A repeated idempotency key inside
  * the batch resolves to its first job in memory; one that exists already is skipped by
@@ -75,9 +83,12 @@ export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditIn
       }
       candidates.push(jobFromNew(n));
     }
+    // Keyed rows go in key order: two batches racing on the same keys then wait on each other in
+    // one order, instead of deadlocking.
+    const ordered = [...candidates].sort(byKey);
     let inserted: Set<string>;
     try {
-      inserted = await insertJobRows(tx, candidates);
+      inserted = await insertJobRows(tx, ordered);
     } catch (e) {
       if (isUniqueViolation(e)) throw new BatonError('BATON_E_CONFLICT', 'a job id of this batch exists already; nothing of this batch was inserted');
       throw e;
