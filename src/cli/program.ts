@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { isBatonClientError } from '../client/index.ts';
 import { isBatonError } from '../core/errors.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerBench } from './commands/bench.ts';
 import { registerDev } from './commands/dev.ts';
 import { registerJobs } from './commands/jobs.ts';
 import { registerQueues } from './commands/queues.ts';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerTokens(program);
   registerTenants(program);
   registerAudit(program);
+  registerBench(program);
   return program;
 }
 

@@ -1,0 +1,159 @@
+/**
+ * Load generators of the benchmark, all against one server on loopback:
+ * one job per request with N connections (autocannon: its request loop costs the least CPU,
+ * which matters when client and server share two cores), closed-loop batches, and open-loop
+ * paced submits for pickup latency.
+ */
+import autocannon from 'autocannon';
+import type { BatchResultView, JobView } from '../core/api.ts';
+import { BatonError } from '../core/errors.ts';
+import type { Progress } from './progress.ts';
+import type { ServerProcess } from './procs.ts';
+import { percentiles, type Percentiles } from './stats.ts';
+
+/** A no-op function job (the fair comparison with other queues' no-op jobs). */
+export function noopJob(queue = 'default'): Record<string, unknown> {
+  return { type: 'function', payload: { handler: 'noop', args: {} }, queue };
+}
+
+function headers(srv: ServerProcess): Record<string, string> {
+  return { authorization: `Bearer ${srv.token}`, 'content-type': 'application/json' };
+}
+
+/** Result of a submit run. */
+export interface SubmitResult {
+  /** Jobs accepted (2xx). */
+  jobs: number;
+  /** Requests answered with something other than 2xx, or failed. */
+  errors: number;
+  seconds: number;
+  jobsPerSec: number;
+  /** Request latency, ms. */
+  latency: { p50: number; p99: number; max: number };
+}
+
+/** `total` single-job POST /v1/jobs requests over `connections` keep-alive connections. */
+export async function submitSingle(srv: ServerProcess, o: { total: number; connections: number; progress: Progress }): Promise<SubmitResult> {
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const inst = autocannon(
+      {
+        url: `${srv.url}/v1/jobs`,
+        method: 'POST',
+        headers: headers(srv),
+        body: JSON.stringify(noopJob()),
+        connections: o.connections,
+        amount: o.total,
+        timeout: 30,
+      },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    );
+    inst.on('response', () => o.progress.tick());
+  });
+  const ok = result['2xx'];
+  // autocannon's duration is whole-run wall time in seconds (with ms resolution).
+  const seconds = result.duration;
+  return {
+    jobs: ok,
+    errors: result.non2xx + result.errors + result.timeouts,
+    seconds,
+    jobsPerSec: ok / seconds,
+    latency: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+  };
+}
+
+/** `total` jobs in POST /v1/jobs/batch requests of `batchSize`, `concurrency` requests in flight. */
+export async function submitBatches(
+  srv: ServerProcess,
+  o: { total: number; batchSize: number; concurrency: number; progress: Progress; queue?: string },
+): Promise<SubmitResult> {
+  // One body reused: the server gives each job its own id, so identical specs are fine.
+  const body = JSON.stringify({ jobs: Array.from({ length: o.batchSize }, () => noopJob(o.queue)) });
+  let left = Math.ceil(o.total / o.batchSize);
+  let jobs = 0;
+  let errors = 0;
+  const lat: number[] = [];
+  const start = performance.now();
+  const client = async () => {
+    while (left > 0) {
+      left--;
+      const t0 = performance.now();
+      const r = await fetch(`${srv.url}/v1/jobs/batch`, { method: 'POST', headers: headers(srv), body });
+      const text = await r.text();
+      lat.push(performance.now() - t0);
+      if (r.ok) {
+        const n = (JSON.parse(text) as BatchResultView).jobs.length;
+        jobs += n;
+        o.progress.tick(n);
+      } else {
+        errors++;
+        if (errors === 1) process.stderr.write(`\nbatch submit refused: ${r.status} ${text.slice(0, 300)}\n`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, client));
+  const seconds = (performance.now() - start) / 1000;
+  const p = percentiles(lat);
+  return { jobs, errors, seconds, jobsPerSec: jobs / seconds, latency: { p50: p.p50, p99: p.p99, max: p.max } };
+}
+
+/** One job submitted by {@link pacedSubmits}. */
+export interface PacedJob {
+  id: string;
+  /** Client clock when the request was sent (ms since epoch, also in the job's args.t). */
+  sentAt: number;
+  /** The job's createdAt as the server wrote it. */
+  createdAt: number;
+}
+
+/**
+ * Open-loop submits of `stamp` jobs at `rate` per second for `durationMs`: each request goes out
+ * at its planned time whether or not earlier ones were answered, so a slow server shows up as
+ * latency instead of silently lowering the rate (coordinated omission).
+ */
+export async function pacedSubmits(
+  srv: ServerProcess,
+  o: { rate: number; durationMs: number; progress: Progress },
+): Promise<{ jobs: PacedJob[]; errors: number; submitLatency: Percentiles; achievedRate: number }> {
+  const total = Math.round((o.rate * o.durationMs) / 1000);
+  const jobs: PacedJob[] = [];
+  const inflight = new Set<Promise<void>>();
+  const submitLat: number[] = [];
+  let errors = 0;
+  const start = Date.now();
+  const send = (): void => {
+    const sentAt = Date.now();
+    const t0 = performance.now();
+    const body = JSON.stringify({ type: 'function', payload: { handler: 'stamp', args: { t: sentAt } } });
+    const p = fetch(`${srv.url}/v1/jobs`, { method: 'POST', headers: headers(srv), body })
+      .then(async (r) => {
+        const text = await r.text();
+        submitLat.push(performance.now() - t0);
+        if (!r.ok) {
+          errors++;
+          return;
+        }
+        const job = JSON.parse(text) as JobView;
+        jobs.push({ id: job.id, sentAt, createdAt: Date.parse(job.createdAt) });
+        o.progress.tick();
+      })
+      .catch(() => {
+        errors++;
+      })
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
+  };
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - start) * o.rate) / 1000) + 1);
+    while (sent < due) {
+      send();
+      sent++;
+    }
+    const nextAt = start + (sent * 1000) / o.rate;
+    await new Promise((r) => setTimeout(r, Math.max(0, nextAt - Date.now())));
+  }
+  const achievedRate = (sent * 1000) / Math.max(1, Date.now() - start);
+  await Promise.all(inflight);
+  if (jobs.length === 0 && errors > 0) throw new BatonError('BATON_E_INTERNAL', `benchmark: every paced submit failed (${errors})`);
+  return { jobs, errors, submitLatency: percentiles(submitLat), achievedRate };
+}

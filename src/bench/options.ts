@@ -1,0 +1,77 @@
+/** Options of the benchmark suite, with the full and `--quick` defaults. */
+import type { StoreKind } from './stores.ts';
+
+/** Sizes and settings of one benchmark run. */
+export interface BenchOptions {
+  /** Stores to measure. Default: sqlite, plus postgres when reachable. */
+  stores: StoreKind[];
+  /** PostgreSQL server for the postgres store (a fresh schema per scenario). */
+  pgUrl: string;
+  /** Single-job submits (one per request). Default 20,000. */
+  singleJobs: number;
+  /** Concurrent clients of the single-job submit. Default 50. */
+  connections: number;
+  /** Jobs per batch request. Default 1,000. */
+  batchSize: number;
+  /** Batch requests in flight. Default 4. */
+  batchConcurrency: number;
+  /** Jobs submitted in batches, then drained by the workers. Default 100,000. */
+  drainJobs: number;
+  /** Worker processes. Default 2. */
+  workers: number;
+  /** Slots per worker process. Default 64. */
+  capacity: number;
+  /** Submit rates of the pickup-latency runs, per second. Default 200 and 1,000. */
+  pickupRates: number[];
+  /** Seconds each pickup rate runs (the first second is warm-up, not counted). Default 10. */
+  pickupSeconds: number;
+  /** The large backlog of scenario 4 (0 skips the scenario). Default 1,000,000. */
+  big: number;
+  /** The small backlog it is compared with. Default 1,000. */
+  bigBase: number;
+  /** Jobs drained out of each backlog by the workers. Default 50,000 (at most the backlog). */
+  bigDrain: number;
+  /** Claim rounds timed per backlog. Default 500. */
+  claimRounds: number;
+  /** Scenarios to run. Default all. */
+  scenarios: ScenarioName[];
+  /** Run each server under `node --cpu-prof` and summarise the profile. */
+  profile: boolean;
+  /** Directory of the JSON report (and profiles). Default bench-results. */
+  outDir: string;
+  /** Draw no progress bars and print no table (the smoke test). */
+  quiet: boolean;
+}
+
+/** The scenarios, in the order they run. */
+export const SCENARIOS = ['submit', 'drain', 'pickup', 'big'] as const;
+/** One scenario of the suite. */
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** Full-size defaults (the figures in BENCHMARKS.md). */
+export const FULL: Omit<BenchOptions, 'stores' | 'pgUrl' | 'outDir' | 'quiet' | 'profile' | 'scenarios'> = {
+  singleJobs: 20_000,
+  connections: 50,
+  batchSize: 1_000,
+  batchConcurrency: 4,
+  drainJobs: 100_000,
+  workers: 2,
+  capacity: 64,
+  pickupRates: [200, 1_000],
+  pickupSeconds: 10,
+  big: 1_000_000,
+  bigBase: 1_000,
+  bigDrain: 50_000,
+  claimRounds: 500,
+};
+
+/** `--quick`: every scenario, small enough for about a minute per store. */
+export const QUICK: typeof FULL = {
+  ...FULL,
+  singleJobs: 2_000,
+  drainJobs: 10_000,
+  pickupSeconds: 3,
+  big: 50_000,
+  bigDrain: 5_000,
+  claimRounds: 100,
+};

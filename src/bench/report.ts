@@ -1,0 +1,73 @@
+/**
+ * The benchmark's outputs: a table on stdout, with the issue's target next to each figure, and
+ * the full results as JSON.
+ */
+import os from 'node:os';
+import type { BacklogResult, DrainResult, PickupRate, ServerMemory, ServerRun } from './scenarios.ts';
+import type { SubmitResult } from './load.ts';
+import type { StoreKind } from './stores.ts';
+
+/** Everything measured for one store. */
+export interface StoreResults {
+  store: StoreKind;
+  submit?: ServerRun<SubmitResult>;
+  drain?: DrainResult;
+  pickup?: ServerRun<PickupRate[]>;
+  backlog?: BacklogResult[];
+}
+
+/** The machine a run happened on. */
+export interface MachineInfo {
+  cpus: number;
+  cpuModel: string;
+  memGiB: number;
+  node: string;
+  platform: string;
+}
+
+/** Facts about this machine for the report. */
+export function machineInfo(): MachineInfo {
+  const cpus = os.cpus();
+  return { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.type()} ${os.release()}` };
+}
+
+type Row = [string, string, string, string];
+
+const f0 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '-' : Math.round(n).toLocaleString('en-US'));
+const f1 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(1));
+const mem = (m: ServerMemory | null | undefined) => (m ? `${f0(m.peakMiB)} MiB` : '-');
+
+/** Table rows (measure, figure, target, server peak RSS) for one store. */
+export function rowsOf(r: StoreResults, connections: number): Row[] {
+  const rows: Row[] = [];
+  const s = r.store;
+  if (r.submit) rows.push([`${s}: submit, 1 job/request, ${connections} clients`, `${f0(r.submit.result.jobsPerSec)} jobs/s (${r.submit.result.errors} errors)`, '>= 8,000', mem(r.submit.memory)]);
+  if (r.drain) {
+    rows.push([`${s}: submit, batches of 1,000`, `${f0(r.drain.batch.result.jobsPerSec)} jobs/s`, s === 'sqlite' ? '>= 100,000' : '>= 60,000', mem(r.drain.batch.memory)]);
+    rows.push([`${s}: drain ${f0(r.drain.drain.result.completed)} no-op jobs`, `${f0(r.drain.drain.result.jobsPerSec)} jobs/s`, '>= 25,000', mem(r.drain.drain.memory)]);
+  }
+  for (const p of r.pickup?.result ?? []) {
+    const target = p.rate >= 1000 ? '<= 10' : p.rate <= 200 ? '<= 5' : '-';
+    rows.push([
+      `${s}: pickup at ${p.rate}/s p50/p95/p99 ms`,
+      `${f1(p.fromSubmit.p50)} / ${f1(p.fromSubmit.p95)} / ${f1(p.fromSubmit.p99)}${p.missing ? ` (${p.missing} missing)` : ''}`,
+      `p99 ${target}`,
+      mem(p.memory),
+    ]);
+  }
+  const base = r.backlog?.[0];
+  for (const b of r.backlog ?? []) {
+    const ratio = base && b !== base ? ` (${(b.claims.claim.p99 / base.claims.claim.p99).toFixed(2)}x)` : '';
+    rows.push([`${s}: claim of ${b.claims.slots}, ${f0(b.pending)} pending, p50/p99 ms`, `${f1(b.claims.claim.p50)} / ${f1(b.claims.claim.p99)}${ratio}`, b === base ? '(base)' : 'p99 <= 1.5x base', '-']);
+    rows.push([`${s}: drain ${f0(b.drain.result.completed)} of ${f0(b.pending)} pending`, `${f0(b.drain.result.jobsPerSec)} jobs/s`, b === base ? '(base)' : 'RSS flat', mem(b.drain.memory)]);
+  }
+  return rows;
+}
+
+/** The table for all stores, as text. */
+export function formatTable(results: StoreResults[], connections: number): string {
+  const rows: Row[] = [['measure', 'figure', 'target', 'server peak RSS'], ...results.flatMap((r) => rowsOf(r, connections))];
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r: Row) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}

@@ -1,0 +1,232 @@
+/**
+ * The four scenarios of the suite, each on fresh stores and fresh server processes (so each
+ * server's peak RSS belongs to one run): submit, drain, pickup latency, and a large backlog.
+ */
+import { mkdir } from 'node:fs/promises';
+import { BatonError } from '../core/errors.ts';
+import path from 'node:path';
+import { loadPending, measureClaims, withStore, type ClaimResult } from './claim.ts';
+import { pacedSubmits, submitBatches, submitSingle, type SubmitResult } from './load.ts';
+import { drainWindow, jobCounts, type DrainWindow } from './measure.ts';
+import type { BenchOptions } from './options.ts';
+import { memoryOf, startServerProcess, startWorkerProcesses, stopBaton, until, type BatonProcess, type ServerProcess } from './procs.ts';
+import { newestProfile, summariseProfile, type ProfileSummary } from './profile.ts';
+import { Progress } from './progress.ts';
+import { StampListener } from './stamps.ts';
+import { percentiles, type Percentiles } from './stats.ts';
+import { makeStore, type StoreInstance, type StoreKind } from './stores.ts';
+
+/** What every scenario shares. */
+export interface ScenarioEnv {
+  kind: StoreKind;
+  opts: BenchOptions;
+  /** Directory of this run's report and profiles. */
+  runDir: string;
+  udp: StampListener;
+}
+
+/** Peak RSS of a server process over one run, MiB. */
+export interface ServerMemory {
+  peakMiB: number;
+  rssMiB: number;
+}
+
+/** A measured server run, with its memory and (with --profile) its profile summary. */
+export interface ServerRun<T> {
+  result: T;
+  memory: ServerMemory | null;
+  profile: ProfileSummary | null;
+}
+
+/**
+ * Starts a server on `store`, runs `fn`, reads the server's memory, stops it and summarises its
+ * profile. `label` names the profile directory.
+ */
+async function withServer<T>(env: ScenarioEnv, store: StoreInstance, label: string, fn: (srv: ServerProcess) => Promise<T>): Promise<ServerRun<T>> {
+  const cpuProfDir = env.opts.profile ? path.join(env.runDir, 'profiles', `${env.kind}-${label}`) : undefined;
+  if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
+  const srv = await startServerProcess({ dataDir: store.dataDir, store: store.store, cpuProfDir });
+  let memory: ServerMemory | null = null;
+  try {
+    const result = await fn(srv);
+    memory = memoryOf(srv.pid);
+    return { result, memory, profile: null };
+  } finally {
+    await stopBaton(srv);
+  }
+}
+
+/** Adds the profile summary of the newest profile under the run's label (when profiling). */
+async function withProfile<T>(env: ScenarioEnv, label: string, run: ServerRun<T>): Promise<ServerRun<T>> {
+  if (!env.opts.profile) return run;
+  const file = await newestProfile(path.join(env.runDir, 'profiles', `${env.kind}-${label}`));
+  return { ...run, profile: file ? await summariseProfile(file) : null };
+}
+
+async function fresh<T>(env: ScenarioEnv, label: string, fn: (store: StoreInstance) => Promise<T>): Promise<T> {
+  const store = await makeStore(env.kind, label, env.opts.pgUrl);
+  try {
+    return await fn(store);
+  } finally {
+    await store.cleanup();
+  }
+}
+
+const bar = (env: ScenarioEnv, what: string, total: number) => new Progress(`${env.kind} ${what}`, total, env.opts.quiet);
+
+/** Scenario 1: one job per request with N connections, on an empty server. */
+export async function scenarioSubmit(env: ScenarioEnv): Promise<ServerRun<SubmitResult>> {
+  return fresh(env, 'submit', async (store) => {
+    const p = bar(env, `submit 1/req x${env.opts.connections}`, env.opts.singleJobs);
+    const run = await withServer(env, store, 'submit', (srv) => submitSingle(srv, { total: env.opts.singleJobs, connections: env.opts.connections, progress: p }));
+    p.finish(`${Math.round(run.result.jobsPerSec)} jobs/s`);
+    return withProfile(env, 'submit', run);
+  });
+}
+
+/** Result of scenario 2. */
+export interface DrainResult {
+  batch: ServerRun<SubmitResult>;
+  drain: ServerRun<DrainWindow>;
+}
+
+/**
+ * Starts `workers` processes, waits until the handlers have started `target` jobs (heard over
+ * UDP), and returns the workers (still running). `progress` follows the starts.
+ */
+async function runWorkersUntil(env: ScenarioEnv, srv: ServerProcess, target: number, progress: Progress, deadlineMs: number): Promise<BatonProcess[]> {
+  env.udp.reset();
+  const workers = await startWorkerProcesses(srv, { count: env.opts.workers, capacity: env.opts.capacity, udpPort: env.udp.port });
+  const tick = setInterval(() => progress.set(env.udp.started), 200);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      env.udp.waitFor(target),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new BatonError('BATON_E_WAIT_TIMEOUT', `benchmark: ${env.udp.started} of ${target} jobs started after ${deadlineMs} ms`)), deadlineMs);
+      }),
+    ]);
+  } finally {
+    clearInterval(tick);
+    clearTimeout(timer);
+  }
+  return workers;
+}
+
+/**
+ * Scenario 2: `drainJobs` submitted in batches of `batchSize` (the batch submit figure), then a
+ * restarted server (fresh peak RSS) and the worker processes drain them all.
+ */
+export async function scenarioDrain(env: ScenarioEnv): Promise<DrainResult> {
+  return fresh(env, 'drain', async (store) => {
+    const n = env.opts.drainJobs;
+    const pb = bar(env, `submit batches of ${env.opts.batchSize}`, n);
+    const batch = await withProfile(env, 'batch', await withServer(env, store, 'batch', (srv) =>
+      submitBatches(srv, { total: n, batchSize: env.opts.batchSize, concurrency: env.opts.batchConcurrency, progress: pb }),
+    ));
+    pb.finish(`${Math.round(batch.result.jobsPerSec)} jobs/s`);
+    const pd = bar(env, `drain ${env.opts.workers}x${env.opts.capacity} slots`, n);
+    const drain = await withServer(env, store, 'drain', async (srv) => {
+      const workers = await runWorkersUntil(env, srv, n, pd, Math.max(120_000, n * 2));
+      await until('every job to be completed', async () => ((await jobCounts(srv)).completed ?? 0) >= n, 120_000, 100);
+      await Promise.all(workers.map((w) => stopBaton(w)));
+      return drainWindow(srv);
+    });
+    pd.finish(`${Math.round(drain.result.jobsPerSec)} jobs/s`);
+    return { batch, drain: await withProfile(env, 'drain', drain) };
+  });
+}
+
+/** Pickup latency at one submit rate. */
+export interface PickupRate {
+  rate: number;
+  achievedRate: number;
+  jobs: number;
+  /** Stamps never heard (handler not started within the wait, or a datagram lost). */
+  missing: number;
+  submitErrors: number;
+  /** Client send → handler start, ms (warm-up second excluded). */
+  fromSubmit: Percentiles;
+  /** Server createdAt → handler start, ms. */
+  fromCreated: Percentiles;
+  /** POST /v1/jobs response time, ms. */
+  submitLatency: Percentiles;
+  memory: ServerMemory | null;
+}
+
+/** Scenario 3: pickup latency under open-loop submits at each rate, workers idle and waiting. */
+export async function scenarioPickup(env: ScenarioEnv): Promise<ServerRun<PickupRate[]>> {
+  return fresh(env, 'pickup', async (store) => {
+    const run = await withServer(env, store, 'pickup', async (srv) => {
+      const workers = await startWorkerProcesses(srv, { count: env.opts.workers, capacity: env.opts.capacity, udpPort: env.udp.port });
+      const out: PickupRate[] = [];
+      for (const rate of env.opts.pickupRates) {
+        env.udp.reset();
+        const p = bar(env, `pickup at ${rate}/s`, Math.round(rate * env.opts.pickupSeconds));
+        const sub = await pacedSubmits(srv, { rate, durationMs: env.opts.pickupSeconds * 1000, progress: p });
+        // Bounded wait for the last stamps; a job never started shows up as `missing`.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([env.udp.waitFor(sub.jobs.length), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+        clearTimeout(timer);
+        const warm = sub.jobs.length === 0 ? 0 : Math.min(...sub.jobs.map((j) => j.sentAt)) + 1000;
+        const counted = sub.jobs.filter((j) => j.sentAt >= warm);
+        const fromSubmit: number[] = [];
+        const fromCreated: number[] = [];
+        let missing = 0;
+        for (const j of counted) {
+          const s = env.udp.stamps.get(j.id);
+          if (!s) {
+            missing++;
+            continue;
+          }
+          fromSubmit.push(s.s - j.sentAt);
+          fromCreated.push(s.s - j.createdAt);
+        }
+        const r: PickupRate = {
+          rate, achievedRate: sub.achievedRate, jobs: counted.length, missing, submitErrors: sub.errors,
+          fromSubmit: percentiles(fromSubmit), fromCreated: percentiles(fromCreated), submitLatency: sub.submitLatency, memory: memoryOf(srv.pid),
+        };
+        p.finish(`p99 ${r.fromSubmit.p99} ms`);
+        out.push(r);
+      }
+      await Promise.all(workers.map((w) => stopBaton(w)));
+      return out;
+    });
+    return withProfile(env, 'pickup', run);
+  });
+}
+
+/** Scenario 4 at one backlog size. */
+export interface BacklogResult {
+  pending: number;
+  load: { seconds: number; rowsPerSec: number };
+  claims: ClaimResult;
+  /** Drain of the first `bigDrain` jobs out of the backlog by the worker processes. */
+  drain: ServerRun<DrainWindow>;
+}
+
+/**
+ * Scenario 4: a backlog loaded with batch inserts through the Store interface, claim latency
+ * timed in-process, then a server with the worker processes drains part of it.
+ */
+export async function scenarioBacklog(env: ScenarioEnv, pending: number): Promise<BacklogResult> {
+  return fresh(env, `big${pending}`, async (store) => {
+    // A first start bootstraps the tenant and the admin token the later server uses.
+    await withServer(env, store, `bootstrap${pending}`, async () => null);
+    const pl = bar(env, `load ${pending} pending`, pending);
+    const load = await withStore(store.store, (s) => loadPending(s, { count: pending, batch: 5_000, progress: pl }));
+    pl.finish(`${Math.round(load.rowsPerSec)} rows/s`);
+    const pc = bar(env, `claims with ${pending} pending`, env.opts.claimRounds);
+    const claims = await measureClaims(store.store, { rounds: env.opts.claimRounds, slots: env.opts.capacity, progress: pc });
+    pc.finish(`p99 ${claims.claim.p99.toFixed(2)} ms`);
+    const k = Math.min(env.opts.bigDrain, pending);
+    const pd = bar(env, `drain ${k} of ${pending}`, k);
+    const drain = await withServer(env, store, `big${pending}`, async (srv) => {
+      const workers = await runWorkersUntil(env, srv, k, pd, Math.max(120_000, k * 4));
+      await Promise.all(workers.map((w) => stopBaton(w)));
+      return drainWindow(srv);
+    });
+    pd.finish(`${Math.round(drain.result.jobsPerSec)} jobs/s`);
+    return { pending, load, claims, drain: await withProfile(env, `big${pending}`, drain) };
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * Store targets of the benchmark: a fresh embedded SQLite file, or a fresh PostgreSQL schema
+ * (`?schema=bench_<random>`), per scenario — every run starts empty, and every schema made is
+ * dropped afterwards.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+
+/** The engines the suite knows. */
+export type StoreKind = 'sqlite' | 'postgres';
+
+/** One fresh store for one scenario. */
+export interface StoreInstance {
+  kind: StoreKind;
+  /** The server's `--data-dir` (admin token; the SQLite file too). */
+  dataDir: string;
+  /** The server's `--store` URL. */
+  store: string;
+  /** Removes the data directory and drops the schema. */
+  cleanup(): Promise<void>;
+}
+
+/** Default PostgreSQL server of the benchmark (the machine's shared one, database `test`). */
+export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+/** True when `pgUrl` answers `select 1` within 3 s. */
+export async function postgresReachable(pgUrl: string): Promise<boolean> {
+  const sql = postgres(pgUrl, { max: 1, connect_timeout: 3, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+/** Makes a fresh store of `kind` for the scenario `label`. */
+export async function makeStore(kind: StoreKind, label: string, pgUrl: string): Promise<StoreInstance> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), `baton-bench-${kind}-${label}-`));
+  if (kind === 'sqlite') {
+    return { kind, dataDir, store: `sqlite:${path.join(dataDir, 'baton.db')}`, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
+  }
+  const schema = `bench_${randomBytes(4).toString('hex')}_${label.replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+  const url = new URL(pgUrl);
+  url.searchParams.set('schema', schema);
+  return {
+    kind,
+    dataDir,
+    store: url.toString(),
+    async cleanup() {
+      await rm(dataDir, { recursive: true, force: true });
+      const sql = postgres(pgUrl, { max: 1, onnotice: () => {} });
+      try {
+        await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      } finally {
+        await sql.end({ timeout: 5 });
+      }
+    },
+  };
+}
