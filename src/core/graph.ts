@@ -117,13 +117,15 @@ export type ParentEndedDecision = 'release' | 'stay' | 'cancel-upstream-failed';
 /**
  * Decides a blocked child's fate after a parent ended: `release` when every dependency is met,
  * `cancel-upstream-failed` when one can never be met, else `stay` blocked.
- * `parentStatus` looks up each parent's current status (undefined: the parent is gone).
+ * `parentStatus` gives each parent's current status, as a lookup function or a map by id
+ * (undefined or absent: the parent is gone).
  */
 export function onParentEnded(
   childDeps: readonly Dependency[],
-  parentStatus: (id: string) => JobStatus | undefined,
+  parentStatus: ((id: string) => JobStatus | undefined) | ReadonlyMap<string, JobStatus>,
 ): ParentEndedDecision {
-  const s = combine(childDeps.map((d) => ({ on: d.on, status: parentStatus(d.job) })));
+  const look = typeof parentStatus === 'function' ? parentStatus : (id: string) => parentStatus.get(id);
+  const s = combine(childDeps.map((d) => ({ on: d.on, status: look(d.job) })));
   return s === 'met' ? 'release' : s === 'never' ? 'cancel-upstream-failed' : 'stay';
 }
 

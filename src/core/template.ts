@@ -98,6 +98,11 @@ export function formatTemplateRef(name: string, version: number): string {
 
 const addFormats = ((ajvFormats as unknown as { default?: unknown }).default ?? ajvFormats) as (ajv: Ajv) => Ajv;
 
+/** Largest parameters schema accepted, as JSON text: it is compiled to code, so keep it bounded. */
+export const MAX_PARAMS_SCHEMA_CHARS = 65_536;
+/** Most parameter errors reported at once (in `details.errors`). */
+export const MAX_PARAM_ERRORS = 20;
+
 // Compiled validators by schema text, bounded so that many templates cannot grow memory forever.
 const compiled = new Map<string, ValidateFunction>();
 const MAX_COMPILED = 500;
@@ -116,9 +121,10 @@ export function compileParamsSchema(schema: Record<string, unknown>, field = 'pa
     compiled.set(key, hit);
     return hit;
   }
+  if (key.length > MAX_PARAMS_SCHEMA_CHARS) throw invalid(field, `is ${key.length} characters of JSON; the limit is ${MAX_PARAMS_SCHEMA_CHARS}`);
   if (schema.type !== 'object') throw invalid(`${field}.type`, 'a parameters schema must have type "object"');
   // A fresh Ajv per schema: Ajv keeps every schema it compiled, and ours are user input.
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, logger: false });
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, strictTypes: false, strictTuples: false, strictRequired: false, logger: false });
   addFormats(ajv);
   let fn: ValidateFunction;
   try {
@@ -210,7 +216,7 @@ export function renderTemplate(template: Template, params: unknown): JobInput {
   // Ajv fills defaults in place: work on a copy so the caller's object is untouched.
   const values: unknown = params === undefined ? {} : structuredCloneJson(params);
   if (!validate(values)) {
-    const errors = (validate.errors ?? []).map((e) => ({ field: paramErrorField(e, values), message: e.message ?? 'is invalid' }));
+    const errors = (validate.errors ?? []).slice(0, MAX_PARAM_ERRORS).map((e) => ({ field: paramErrorField(e, values), message: e.message ?? 'is invalid' }));
     const first = errors[0] ?? { field: 'params', message: 'is invalid' };
     throw new BatonError('BATON_E_VALIDATION', errors.map((e) => `${e.field}: ${e.message}`).join('; '), {
       field: first.field,

@@ -82,6 +82,8 @@ describe('initialStatus and onParentEnded', () => {
     expect(onParentEnded([dep('b'), dep('c')], look)).toBe('cancel-upstream-failed');
     expect(onParentEnded([dep('c', 'failure'), dep('a', 'completion')], look)).toBe('release');
     expect(onParentEnded([dep('gone', 'completion')], look)).toBe('cancel-upstream-failed');
+    expect(onParentEnded([dep('a'), dep('c', 'failure')], statuses)).toBe('release');
+    expect(onParentEnded([dep('b')], statuses)).toBe('stay');
   });
 });
 

@@ -109,6 +109,15 @@ describe('checkTemplate', () => {
     expect(thrown(() => checkTemplate({ name: 't', spec: { ...spec, x: 1 } }, 1, 'templates[4]')).field).toBe('templates[4].spec.x');
   });
 
+  it('accepts union types and refuses an oversized schema', () => {
+    const t = checkTemplate({ name: 'u', spec: { ...spec, name: '{{label}}' }, paramsSchema: { type: 'object', properties: { label: { type: ['string', 'null'], default: 'x' } } } }, 1);
+    expect(renderTemplate(t, {}).name).toBe('x');
+    const huge = { type: 'object', properties: Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`p${i}`, { type: 'string' }])) };
+    const e = thrown(() => checkTemplate({ name: 'h', spec, paramsSchema: huge }, 1));
+    expect(e.field).toBe('paramsSchema');
+    expect(e.message).toMatch(/limit is 65536/);
+  });
+
   it('caches compiled schemas by their text', () => {
     const a = compileParamsSchema({ type: 'object', properties: { x: { type: 'integer' } } });
     expect(compileParamsSchema({ type: 'object', properties: { x: { type: 'integer' } } })).toBe(a);
@@ -141,6 +150,8 @@ describe('renderTemplate', () => {
     expect(thrown(() => renderTemplate(etl, { table: 'x' })).field).toBe('params.limits');
     expect(thrown(() => renderTemplate(etl, [1, 2])).field).toBe('params');
     expect(thrown(() => renderTemplate(etl, undefined)).field).toBe('params.table');
+    const many = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`x${i}`, 1]));
+    expect((thrown(() => renderTemplate(etl, { table: 'a', limits: { rows: 1 }, ...many })).details as { errors: unknown[] }).errors).toHaveLength(20);
   });
 
   it('blames the parameter whose value makes the job invalid', () => {
@@ -181,6 +192,16 @@ describe('renderTemplate', () => {
     );
     expect(renderTemplate(t, { at: '2030-01-02T03:04:05Z' }).runAt).toBe('2030-01-02T03:04:05Z');
     expect(thrown(() => renderTemplate(t, { at: 'tomorrow' })).field).toBe('params.at');
+  });
+
+  it('gives every render its own copy of an object default', () => {
+    const t = checkTemplate(
+      { name: 'd', spec: { type: 'command', payload: { argv: ['x'] }, metadata: '{{meta}}' }, paramsSchema: { type: 'object', properties: { meta: { type: 'object', default: { n: 1 } } } } },
+      1,
+    );
+    const first = renderTemplate(t, {});
+    (first.metadata as { n: number }).n = 99;
+    expect(renderTemplate(t, {}).metadata).toEqual({ n: 1 });
   });
 
   it('substituted values are never expanded again', () => {
