@@ -95,9 +95,15 @@ export interface ServerProc extends Proc {
   client: BatonClient;
 }
 
-/** Starts `baton server` on `port` with its data in `dataDir`; resolves once /readyz answers. */
-export async function startServerProcess(p: { dataDir: string; port: number; env?: Record<string, string> }): Promise<ServerProc> {
-  const proc = baton(['server', '--port', String(p.port), '--data-dir', p.dataDir], p.env);
+/**
+ * Starts `baton server` on `port` with its data in `dataDir` (and `store` when given); resolves
+ * once /readyz answers. The admin token is read from the data dir (written on the first start of
+ * a store) unless `token` is given — servers that share a database share its first token.
+ */
+export async function startServerProcess(p: { dataDir: string; port: number; env?: Record<string, string>; store?: string; token?: string }): Promise<ServerProc> {
+  const args = ['server', '--port', String(p.port), '--data-dir', p.dataDir];
+  if (p.store) args.push('--store', p.store);
+  const proc = baton(args, p.env);
   const url = `http://127.0.0.1:${p.port}`;
   await until(
     'server to be ready',
@@ -108,24 +114,43 @@ export async function startServerProcess(p: { dataDir: string; port: number; env
     },
     30_000,
   );
-  const token = (await readFile(path.join(p.dataDir, 'admin-token'), 'utf8')).trim();
+  const token = p.token ?? (await readFile(path.join(p.dataDir, 'admin-token'), 'utf8')).trim();
   return { ...proc, url, token, client: new BatonClient({ url, token }) };
 }
 
+export interface WorkerSpec {
+  name: string;
+  capacity: number;
+  queues: string[];
+  labels?: Record<string, string>;
+  /** More server URLs to fail over to, after the first. */
+  failover?: string[];
+  handlers?: string;
+  env?: Record<string, string>;
+}
+
 /** Starts `baton worker` and resolves once the server lists it as connected. */
-export async function startWorkerProcess(server: { url: string; token: string; client: BatonClient }, p: { name: string; capacity: number; queues: string[]; labels?: Record<string, string> }): Promise<Proc> {
-  const args = ['worker', '--server', server.url, '--token', server.token, '--capacity', String(p.capacity), '--queues', p.queues.join(','), '--name', p.name];
+export async function startWorkerProcess(server: { url: string; token: string; client: BatonClient }, p: WorkerSpec): Promise<Proc> {
+  const servers = [server.url, ...(p.failover ?? [])].join(',');
+  const args = ['worker', '--server', servers, '--token', server.token, '--capacity', String(p.capacity), '--queues', p.queues.join(','), '--name', p.name];
   if (p.labels) args.push('--labels', Object.entries(p.labels).map(([k, v]) => `${k}=${v}`).join(','));
-  const proc = baton(args);
+  if (p.handlers) args.push('--handlers', p.handlers);
+  const proc = baton(args, p.env);
   await until(
     `worker ${p.name} to connect`,
     async () => {
       if (proc.child.exitCode !== null) throw new Error(`worker exited: ${proc.output()}`);
-      return (await server.client.workers()).some((w) => w.name === p.name && w.connected);
+      return (await server.client.workers()).some((w) => w.name === p.name && w.status !== 'offline');
     },
     30_000,
   );
   return proc;
+}
+
+/** A fresh PostgreSQL schema name for one test file, and the store URL that uses it. */
+export function postgresStore(prefix: string): { schema: string; url: string } {
+  const schema = `${prefix}_${process.pid}_${Math.floor(Math.random() * 1e9).toString(36)}`;
+  return { schema, url: `postgres://postgres@127.0.0.1:5432/test?schema=${schema}` };
 }
 
 /**
