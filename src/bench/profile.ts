@@ -71,8 +71,12 @@ export async function summariseProfile(file: string, top = 15): Promise<ProfileS
   return { file, totalMs: Math.round(totalUs / 1000), busyPct: Math.round(((totalUs - idleUs) / totalUs) * 1000) / 10, topFunctions: rows(fn), bySource: rows(src) };
 }
 
-/** The newest `.cpuprofile` in `dir`, or null. */
+/**
+ * The newest main-thread `.cpuprofile` in `dir`, or null. Node names them
+ * CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile; thread 0 is the main thread — the others
+ * are helper threads such as tsx's module loader.
+ */
 export async function newestProfile(dir: string): Promise<string | null> {
-  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.cpuprofile')).sort();
+  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f)).sort();
   return files.length === 0 ? null : path.join(dir, files[files.length - 1]!);
 }

@@ -34,6 +34,9 @@ export interface ServerMemory {
 /** A measured server run, with its memory and (with --profile) its profile summary. */
 export interface ServerRun<T> {
   result: T;
+  /** Memory once the server was ready, before the load: what the store's size costs at rest. */
+  memoryAtStart: ServerMemory | null;
+  /** Memory at the end of the run; peakMiB is the run's peak. */
   memory: ServerMemory | null;
   profile: ProfileSummary | null;
 }
@@ -46,11 +49,10 @@ async function withServer<T>(env: ScenarioEnv, store: StoreInstance, label: stri
   const cpuProfDir = env.opts.profile ? path.join(env.runDir, 'profiles', `${env.kind}-${label}`) : undefined;
   if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
   const srv = await startServerProcess({ dataDir: store.dataDir, store: store.store, cpuProfDir });
-  let memory: ServerMemory | null = null;
+  const memoryAtStart = memoryOf(srv.pid);
   try {
     const result = await fn(srv);
-    memory = memoryOf(srv.pid);
-    return { result, memory, profile: null };
+    return { result, memoryAtStart, memory: memoryOf(srv.pid), profile: null };
   } finally {
     await stopBaton(srv);
   }
