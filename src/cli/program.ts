@@ -10,6 +10,7 @@ import { registerAudit } from './commands/audit.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerDev } from './commands/dev.ts';
 import { registerJobs } from './commands/jobs.ts';
+import { registerMigrate } from './commands/migrate.ts';
 import { registerQueues } from './commands/queues.ts';
 import { registerServer } from './commands/server.ts';
 import { registerSubmit } from './commands/submit.ts';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerServer(program);
   registerWorker(program);
   registerDev(program);
+  registerMigrate(program);
   registerSubmit(program);
   registerJobs(program);
   registerQueues(program);

@@ -61,7 +61,7 @@ export function registerServer(program: Command): void {
     .option('--host <addr>', 'address to listen on (BATON_HOST, default 127.0.0.1)')
     .option('--port <n>', 'port to listen on, 0 for any free one (BATON_PORT, default 7070)')
     .option('--data-dir <dir>', 'directory of the embedded store and the admin token file (BATON_DATA_DIR, default ./data)')
-    .option('--store <url>', 'store: sqlite:PATH (BATON_STORE, default sqlite:<data dir>/baton.db)')
+    .option('--store <url>', 'store: sqlite:PATH or postgres://user@host:5432/db?schema=baton (BATON_STORE, default sqlite:<data dir>/baton.db)')
     .option('--log-level <level>', 'pino log level (BATON_LOG_LEVEL, default info)')
     .action(async (flags: ServerFlags) => {
       // Loaded on demand: client commands should not pay for loading the server.
