@@ -182,6 +182,31 @@ export function propagateCancellation(graph: Iterable<GraphNode>, endedId: strin
   return doomed;
 }
 
+/** One edge of a graph view: `from` is the parent, `to` the child that waits on it. */
+export interface GraphEdge {
+  from: string;
+  to: string;
+  on: DependencyCondition;
+  /** Whether the condition is met, may still be, or never can be, by the parent's status now. */
+  state: EdgeState;
+}
+
+/**
+ * The edges of `graph` (for GET /v1/jobs/:id/graph and the CLI), each with its state. Edges to
+ * parents outside `graph` are left out. In node order, then dependency order.
+ */
+export function graphEdges(graph: Iterable<GraphNode>): GraphEdge[] {
+  const nodes = indexNodes(graph);
+  const out: GraphEdge[] = [];
+  for (const n of nodes.values()) {
+    for (const d of n.dependsOn) {
+      const parent = nodes.get(d.job);
+      if (parent) out.push({ from: d.job, to: n.id, on: d.on, state: edgeSatisfied(d.on, parent.status) });
+    }
+  }
+  return out;
+}
+
 /** One cycle through `nodes` (ids, first repeated at the end), found among the nodes Kahn's algorithm could not order. */
 function findCycle(left: ReadonlySet<string>, parentsOf: (id: string) => string[]): string[] {
   // Every node left over has a parent that is left over too, so walking parents must repeat.

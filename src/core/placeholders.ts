@@ -18,6 +18,13 @@
 import { BatonError, invalid } from './errors.ts';
 import type { JobError, JobStatus } from './types.ts';
 
+/** Deepest nesting searched for placeholders; deeper values are refused rather than overflow the stack. */
+export const MAX_PLACEHOLDER_DEPTH = 200;
+
+function tooDeep(field: string): BatonError {
+  return invalid(field, `is nested deeper than ${MAX_PLACEHOLDER_DEPTH} levels`);
+}
+
 /** Matches one `{{ ... }}`; the content is trimmed by the caller. */
 const PLACEHOLDER = /\{\{([^{}]*)\}\}/g;
 const FORBIDDEN_SEGMENTS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
@@ -105,15 +112,15 @@ export function substitute(
   at: string,
   onSubstitute?: (s: Substitution) => void,
 ): unknown {
-  if (typeof value === 'string') return substituteString(value, parse, resolve, at, onSubstitute);
-  if (Array.isArray(value)) return value.map((v, i) => substitute(v, parse, resolve, childField(at, i), onSubstitute));
-  if (typeof value === 'object' && value !== null) {
+  const walk = (v: unknown, field: string, depth: number): unknown => {
+    if (typeof v === 'string') return substituteString(v, parse, resolve, field, onSubstitute);
+    if (typeof v !== 'object' || v === null) return v;
+    if (depth >= MAX_PLACEHOLDER_DEPTH) throw tooDeep(field);
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, childField(field, i), depth + 1));
     // fromEntries defines properties, so a `__proto__` key stays an own key and never sets a prototype.
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, substitute(v, parse, resolve, childField(at, k), onSubstitute)]),
-    );
-  }
-  return value;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, childField(field, k), depth + 1)]));
+  };
+  return walk(value, at, 0);
 }
 
 function substituteString(
@@ -146,7 +153,8 @@ function substituteString(
 /** Every placeholder in `value` that `parse` accepts, with where it is. Throws on malformed ones. */
 export function collectPlaceholders(value: unknown, parse: PlaceholderParser, at: string): { field: string; placeholder: ParsedPlaceholder }[] {
   const out: { field: string; placeholder: ParsedPlaceholder }[] = [];
-  const visit = (v: unknown, field: string): void => {
+  const visit = (v: unknown, field: string, depth: number): void => {
+    if (typeof v === 'object' && v !== null && depth >= MAX_PLACEHOLDER_DEPTH) throw tooDeep(field);
     if (typeof v === 'string') {
       if (!v.includes('{{')) return;
       for (const m of v.matchAll(PLACEHOLDER)) {
@@ -154,12 +162,12 @@ export function collectPlaceholders(value: unknown, parse: PlaceholderParser, at
         if (p) out.push({ field, placeholder: p });
       }
     } else if (Array.isArray(v)) {
-      v.forEach((x, i) => visit(x, childField(field, i)));
+      v.forEach((x, i) => visit(x, childField(field, i), depth + 1));
     } else if (typeof v === 'object' && v !== null) {
-      for (const [k, x] of Object.entries(v)) visit(x, childField(field, k));
+      for (const [k, x] of Object.entries(v)) visit(x, childField(field, k), depth + 1);
     }
   };
-  visit(value, at);
+  visit(value, at, 0);
   return out;
 }
 
@@ -183,6 +191,27 @@ export interface ParentOutcome {
   status: JobStatus;
   result: unknown;
   error: JobError | null;
+}
+
+/** A parent job as the store reads it when releasing a child. */
+export interface ParentRecord extends ParentOutcome {
+  id: string;
+  /** Its ref in the batch that created it, if it had one. */
+  ref: string | null;
+}
+
+/**
+ * The outcomes a child's placeholders (and `ctx.parents` in the SDK) can read, keyed by each
+ * parent's ref and by its id, so `{{parents.<ref>...}}` and `{{parents.<id>...}}` both work.
+ */
+export function parentOutcomes(parents: readonly ParentRecord[]): Map<string, ParentOutcome> {
+  const out = new Map<string, ParentOutcome>();
+  for (const p of parents) {
+    const outcome = { status: p.status, result: p.result, error: p.error };
+    out.set(p.id, outcome);
+    if (p.ref !== null) out.set(p.ref, outcome);
+  }
+  return out;
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   DependsOnInput,
   MAX_DEPENDENCIES,
   edgeSatisfied,
+  graphEdges,
   graphInputProperties,
   initialStatus,
   onParentEnded,
@@ -235,6 +236,35 @@ describe('releaseOrder and priorityInheritance', () => {
 
   it('uses the default priority 5 for a job without one', () => {
     expect(priorityInheritance([node('x', 'pending')], new Map()).get('x')).toBe(5);
+  });
+});
+
+describe('graphEdges', () => {
+  it('lists parent → child edges with their state, leaving out parents outside the graph', () => {
+    const g = [
+      node('a', 'failed'),
+      node('b', 'blocked', [dep('a'), dep('outside')]),
+      node('c', 'blocked', [dep('a', 'failure'), dep('b', 'completion')]),
+    ];
+    expect(graphEdges(g)).toEqual([
+      { from: 'a', to: 'b', on: 'success', state: 'never' },
+      { from: 'a', to: 'c', on: 'failure', state: 'met' },
+      { from: 'b', to: 'c', on: 'completion', state: 'unmet-yet' },
+    ]);
+  });
+});
+
+describe('large inputs', () => {
+  it('resolves a 10,000-job chain and finds a cycle closing it, without recursion limits', () => {
+    const n = 10_000;
+    const items = Array.from({ length: n }, (_, i) => ({ ref: `r${i}`, dependsOn: i === 0 ? [] : [{ ref: `r${i - 1}` }] }));
+    const ids = items.map((_, i) => `id${i}`);
+    const r = resolveBatchGraph(items, ids, none);
+    expect(r.order).toEqual(items.map((_, i) => i));
+    expect(propagateCancellation(ids.map((id, i) => node(id, i === 0 ? 'failed' : 'blocked', i === 0 ? [] : [dep(ids[i - 1])])), 'id0').size).toBe(n - 1);
+    items[0].dependsOn = [{ ref: `r${n - 1}` }];
+    const e = thrown(() => resolveBatchGraph(items, ids, none));
+    expect((e.details as { cycle: string[] }).cycle).toHaveLength(n + 1);
   });
 });
 

@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { isBatonError, type BatonError } from '../../src/core/errors.ts';
 import {
   checkParentPlaceholders,
+  MAX_PLACEHOLDER_DEPTH,
   findPlaceholders,
+  parentOutcomes,
   readPath,
   renderParentPlaceholders,
   type ParentOutcome,
@@ -132,6 +134,27 @@ describe('renderParentPlaceholders', () => {
 
   it('uses the given field prefix', () => {
     expect(thrown(() => renderParentPlaceholders({ x: '{{parents.q.status}}' }, parents, 'jobs[2].payload')).field).toBe('jobs[2].payload.x');
+  });
+});
+
+describe('parentOutcomes and depth', () => {
+  it('keys each parent by ref and by id', () => {
+    const m = parentOutcomes([
+      { id: 'id-1', ref: 'extract', status: 'completed', result: { n: 1 }, error: null },
+      { id: 'id-2', ref: null, status: 'failed', result: null, error: { code: 'x', message: 'y' } },
+    ]);
+    expect([...m.keys()].sort()).toEqual(['extract', 'id-1', 'id-2']);
+    expect(renderParentPlaceholders({ a: '{{parents.extract.result.n}}', b: '{{parents.id-1.result.n}}', c: '{{parents.id-2.error.code}}' }, m)).toEqual({ a: 1, b: 1, c: 'x' });
+  });
+
+  it('refuses payloads nested too deep instead of overflowing the stack', () => {
+    let deep: unknown = '{{parents.extract.status}}';
+    for (let i = 0; i < 50_000; i++) deep = [deep];
+    expect(thrown(() => renderParentPlaceholders({ deep }, parents)).message).toMatch(new RegExp(`deeper than ${MAX_PLACEHOLDER_DEPTH}`));
+    expect(thrown(() => findPlaceholders({ deep })).code).toBe('BATON_E_VALIDATION');
+    let ok: unknown = '{{parents.extract.status}}';
+    for (let i = 0; i < MAX_PLACEHOLDER_DEPTH - 1; i++) ok = [ok];
+    expect(findPlaceholders(ok)).toEqual(['extract']);
   });
 });
 
