@@ -161,7 +161,8 @@ function indexNodes(graph: Iterable<GraphNode>): Map<string, GraphNode> {
  * it has in `graph`: exactly those with a dependency that can never be met, transitively (each
  * one is cancelled, which may make its own children impossible in turn). A child waiting on the
  * `completion` of a cancelled job is not in the set; one waiting on its `failure` or `success`
- * is. Returned in cascade order (parents before their children). O(V + E).
+ * is. Returned in cascade order (parents before their children). Assumes, as holds when this
+ * runs on every end, that no blocked job had an impossible dependency before. O(V + E).
  */
 export function propagateCancellation(graph: Iterable<GraphNode>, endedId: string): Set<string> {
   const nodes = indexNodes(graph);
@@ -170,10 +171,11 @@ export function propagateCancellation(graph: Iterable<GraphNode>, endedId: strin
   const statusOf = (id: string): JobStatus | undefined => (doomed.has(id) ? 'cancelled' : nodes.get(id)?.status);
   const queue = [endedId];
   for (let i = 0; i < queue.length; i++) {
-    for (const { child } of children.get(queue[i]) ?? []) {
-      const node = nodes.get(child)!;
-      if (doomed.has(child) || node.status !== 'blocked') continue;
-      if (onParentEnded(node.dependsOn, statusOf) === 'cancel-upstream-failed') {
+    const parentStatus = statusOf(queue[i]);
+    for (const { child, on } of children.get(queue[i]) ?? []) {
+      if (doomed.has(child) || nodes.get(child)!.status !== 'blocked') continue;
+      // Only this parent's edges changed state, so this edge alone decides (each edge is looked at once: O(V + E)).
+      if (edgeSatisfied(on, parentStatus) === 'never') {
         doomed.add(child);
         queue.push(child);
       }
