@@ -14,6 +14,7 @@ import { newJob, T0, TENANT } from '../../src/store/contract/fixtures.ts';
 import { openStore } from '../../src/store/index.ts';
 import { applyMigrations, loadMigrations, parseTarget } from '../../src/store/postgres/db.ts';
 import { openPostgresStore } from '../../src/store/postgres/index.ts';
+import { applyMigrations as applySqliteMigrations, openDatabase } from '../../src/store/sqlite/db.ts';
 import type { Store } from '../../src/store/types.ts';
 
 const URL = process.env.BATON_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -100,44 +101,60 @@ describe('postgres store', () => {
     expect(attempts).toHaveLength(0);
   });
 
+  /** A wake listener that counts calls and lets a test await the next one. */
+  function wakeCounter() {
+    const c = { n: 0, waiters: [] as (() => void)[], next: () => new Promise<void>((resolve) => c.waiters.push(resolve)), hit: () => {
+      c.n++;
+      for (const w of c.waiters.splice(0)) w();
+    } };
+    return c;
+  }
+
   it('wakes a listening store when another store inserts work, and stops on unlisten', async () => {
     const schema = freshSchema();
     const listener = await openOne(schema);
     const writer = await openOne(schema, { migrate: false });
-    let woke = 0;
-    let signal: () => void = () => {};
-    const next = () => new Promise<void>((resolve) => (signal = resolve));
-    const first = next();
-    const unlisten = await listener.listen!('wake', () => {
-      woke++;
-      signal();
-    });
+    const first = wakeCounter();
+    const unlistenFirst = await listener.listen!('wake', first.hit);
+    let woke = first.next();
     await writer.jobInsertMany({ jobs: [newJob()] });
-    await first;
-    expect(woke).toBe(1);
+    await woke;
+    expect(first.n).toBe(1);
     // A resumed queue wakes too.
-    const second = next();
+    woke = first.next();
     await writer.queueSetPaused({ tenant: TENANT, name: 'default', paused: false, now: T0 });
-    await second;
-    await unlisten();
+    await woke;
+    // After unlisten the first callback hears nothing: a second one on the same listening
+    // connection gets the next wake, and the first would have got it at the same moment.
+    const second = wakeCounter();
+    const unlistenSecond = await listener.listen!('wake', second.hit);
+    await unlistenFirst();
+    woke = second.next();
+    await writer.jobInsertMany({ jobs: [newJob()] });
+    await woke;
+    expect(first.n).toBe(2);
+    await unlistenSecond();
   });
 
   it('keeps stores in different schemas from waking each other', async () => {
     const mine = await openOne(freshSchema());
     const other = await openOne(freshSchema());
-    let wokeWrongly = false;
-    const unlisten = await other.listen!('wake', () => (wokeWrongly = true));
-    let signal: () => void = () => {};
-    const woke = new Promise<void>((resolve) => (signal = resolve));
-    const unlistenMine = await mine.listen!('wake', () => signal());
+    const heardByMine = wakeCounter();
+    const heardByOther = wakeCounter();
+    const unlistenMine = await mine.listen!('wake', heardByMine.hit);
+    const unlistenOther = await other.listen!('wake', heardByOther.hit);
+    let woke = heardByMine.next();
     await mine.jobInsertMany({ jobs: [newJob()] });
     await woke;
-    // `other` listens on one connection and NOTIFY is delivered in commit order to every
-    // listener, so a round trip on it after ours arrived would have carried a stray one.
-    await other.ping();
-    expect(wokeWrongly).toBe(false);
-    await unlisten();
+    // Notifications reach a listener in commit order, so a stray wake from the insert above
+    // would arrive before the one of this later insert.
+    woke = heardByOther.next();
+    await other.jobInsertMany({ jobs: [newJob()] });
+    await woke;
+    expect(heardByOther.n).toBe(1);
+    expect(heardByMine.n).toBe(1);
     await unlistenMine();
+    await unlistenOther();
   });
 
   it('uses the partial indexes for the ready, scheduled and reap queries', async () => {
@@ -152,9 +169,30 @@ describe('postgres store', () => {
       });
       return rows.map((r) => r['QUERY PLAN'] as string).join('\n');
     };
-    expect(await plan("SELECT * FROM jobs j WHERE j.status = 'pending' AND j.tenant = 'a' AND j.queue = 'q' AND j.type = ANY('{command}') ORDER BY j.priority DESC, j.run_at, j.created_at, j.id LIMIT 10")).toContain('jobs_ready');
+    // The ready query of jobs.ts: the head of each unpaused queue through a LATERAL subquery.
+    const ready = await plan(`SELECT j.* FROM queues q CROSS JOIN LATERAL (
+        SELECT * FROM jobs j WHERE j.status = 'pending' AND j.tenant = q.tenant AND j.queue = q.name AND j.type = ANY('{command}')
+        ORDER BY j.priority DESC, j.run_at, j.created_at, j.id LIMIT 10) j
+      WHERE q.tenant = ANY('{a}') AND NOT q.paused ORDER BY j.priority DESC, j.run_at, j.created_at, j.id LIMIT 10`);
+    expect(ready).toContain('jobs_ready');
+    // Inside each queue the index order is the dispatch order: a LIMIT straight over the index scan.
+    expect(ready).toMatch(/Limit[^\n]*\n\s*->\s+Index Scan using jobs_ready/);
     expect(await plan("SELECT * FROM jobs WHERE status IN ('assigned', 'running') AND lease_expires_at < 1 ORDER BY lease_expires_at LIMIT 10 FOR UPDATE SKIP LOCKED")).toContain('jobs_leased');
     expect(await plan("SELECT * FROM jobs WHERE status = 'scheduled' AND run_at <= 1 ORDER BY run_at LIMIT 10 FOR UPDATE SKIP LOCKED")).toContain('jobs_scheduled');
+  });
+
+  it('has the same tables and columns as the SQLite schema (no drift between the engines)', async () => {
+    const schema = freshSchema();
+    await openOne(schema);
+    const rows = await admin`SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = ${schema}`;
+    const pg = new Map<string, string[]>();
+    for (const r of rows) pg.set(r.table_name, [...(pg.get(r.table_name) ?? []), r.column_name].sort());
+    const lite = openDatabase(':memory:', 'NORMAL');
+    applySqliteMigrations(lite);
+    const tables = (lite.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((t) => t.name);
+    const sqlite = new Map(tables.map((t) => [t, (lite.db.prepare(`PRAGMA table_info(${t})`).all() as { name: string }[]).map((c) => c.name).sort()]));
+    lite.db.close();
+    expect(Object.fromEntries([...pg].sort())).toEqual(Object.fromEntries([...sqlite].sort()));
   });
 
   it('declares the capabilities of a multi-server engine and opens through openStore', async () => {

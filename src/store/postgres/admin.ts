@@ -5,14 +5,14 @@
 import { BatonError } from '../../core/errors.ts';
 import type { AuditEntry, AuditInput, JobStatus, QueueStats, Tenant, TokenRecord, WorkerInfo, WorkerStatus } from '../../core/types.ts';
 import type { Page } from '../types.ts';
-import { isUniqueViolation, type Db, type Pool } from './db.ts';
+import { inTx, isUniqueViolation, type Db, type Pool } from './db.ts';
 import { auditFromRow, tenantFromRow, tokenFromRow, workerFromRow } from './rows.ts';
 import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, writeAudit, type Ctx } from './write.ts';
 
 /** Creates a tenant; BATON_E_CONFLICT when the id is taken. */
 export async function tenantCreate(sql: Pool, p: { tenant: Tenant; audit?: AuditInput }): Promise<Tenant> {
   const t = p.tenant;
-  await sql.begin(async (tx) => {
+  await inTx(sql, async (tx) => {
     try {
       await tx`INSERT INTO tenants (id, name, created_at) VALUES (${t.id}, ${t.name}, ${t.createdAt}::int8)`;
     } catch (e) {
@@ -38,7 +38,7 @@ export async function tenantList(sql: Db): Promise<Tenant[]> {
 /** Creates a token; BATON_E_CONFLICT when its id, or its name in the tenant, is taken. */
 export async function tokenCreate(sql: Pool, p: { token: TokenRecord; audit?: AuditInput }): Promise<TokenRecord> {
   const t = p.token;
-  await sql.begin(async (tx) => {
+  await inTx(sql, async (tx) => {
     try {
       await tx`INSERT INTO tokens (id, tenant, name, role, system, secret_hash, created_at, last_used_at)
         VALUES (${t.id}, ${t.tenant}, ${t.name}, ${t.role}, ${t.system}, ${t.secretHash}, ${t.createdAt}::int8, ${t.lastUsedAt}::int8)`;
@@ -64,7 +64,7 @@ export async function tokenList(sql: Db, p: { tenant: string }): Promise<TokenRe
 
 /** Deletes a token of `tenant`; false when there was none. */
 export async function tokenDelete(sql: Pool, p: { tenant: string; id: string; audit?: AuditInput }, now: number): Promise<boolean> {
-  return sql.begin(async (tx) => {
+  return inTx(sql, async (tx) => {
     const rows = await tx`DELETE FROM tokens WHERE id = ${p.id} AND tenant = ${p.tenant} RETURNING id`;
     if (rows.length > 0 && p.audit) await writeAudit(tx, p.tenant, p.audit, now);
     return rows.length > 0;
@@ -104,7 +104,7 @@ export async function queueList(sql: Db, p: { tenant: string }): Promise<QueueSt
 
 /** Pauses or resumes a queue (creating it if missing); a resume wakes the dispatchers. */
 export async function queueSetPaused(c: Ctx, p: { tenant: string; name: string; paused: boolean; now: number; audit?: AuditInput }): Promise<QueueStats> {
-  return c.sql.begin(async (tx) => {
+  return inTx(c.sql, async (tx) => {
     await ensureQueues(tx, [{ tenant: p.tenant, name: p.name, at: p.now }]);
     const [row] = await tx`UPDATE queues SET paused = ${p.paused} WHERE tenant = ${p.tenant} AND name = ${p.name} RETURNING *`;
     if (p.audit) await writeAudit(tx, p.tenant, p.audit, p.now);
@@ -142,7 +142,7 @@ export async function workerList(sql: Db, p: { tenant: string }): Promise<Worker
 
 /** Sets a worker's status; throws BATON_E_NOT_FOUND for an unknown worker. */
 export async function workerSetStatus(sql: Pool, p: { id: string; status: WorkerStatus; now: number; audit?: AuditInput }): Promise<void> {
-  await sql.begin(async (tx) => {
+  await inTx(sql, async (tx) => {
     const [row] = await tx`UPDATE workers SET status = ${p.status} WHERE id = ${p.id} RETURNING tenant`;
     if (row === undefined) throw new BatonError('BATON_E_NOT_FOUND', `worker ${p.id} not found`);
     if (p.audit) await writeAudit(tx, row.tenant, p.audit, p.now);

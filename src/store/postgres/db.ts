@@ -17,7 +17,47 @@ export type Pool = postgres.Sql<any>;
  * or on the pool.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Db = postgres.Sql<any> | postgres.TransactionSql<any>;
+export type Db = postgres.Sql<any> | postgres.ReservedSql<any>;
+
+/** True for errors that mean the connection itself is gone (as opposed to a refused statement). */
+export function isConnectionError(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_SQLSTATE.has(code));
+}
+
+/**
+ * Runs `fn` in one transaction on a reserved connection: BEGIN, then COMMIT, or ROLLBACK when
+ * `fn` throws. Used instead of the client's `sql.begin` because of a client bug (porsager/postgres
+ * #1154, #1208; fix proposed in #1168): `begin` always sends ROLLBACK after an error, and when
+ * the error was the connection dying, that write to a closed socket throws an uncaught TypeError
+ * and leaves the pooled connection unable to reconnect (every later query on it times out).
+ * A dead session needs no ROLLBACK — the server discards its transaction — so none is sent then,
+ * and the connection is not released either: `release()` would put the closed connection back
+ * among the open ones (same crash on its next query), while the client's own close handler has
+ * already filed it among the closed ones, from where the pool reconnects it.
+ */
+export async function inTx<T>(pool: Pool, fn: (tx: Db) => Promise<T>): Promise<T> {
+  const tx = await pool.reserve();
+  let dead = false;
+  try {
+    await tx`BEGIN`;
+    let result: T;
+    try {
+      result = await fn(tx);
+    } catch (e) {
+      dead = isConnectionError(e);
+      if (!dead) await tx`ROLLBACK`;
+      throw e;
+    }
+    await tx`COMMIT`;
+    return result;
+  } catch (e) {
+    dead ||= isConnectionError(e);
+    throw e;
+  } finally {
+    if (!dead) tx.release();
+  }
+}
 
 /** Schema names Baton accepts: plain lower-case identifiers, so they never need quoting. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -115,7 +155,7 @@ export function schemaLockKey(s: string): number {
  * applied (empty when up to date).
  */
 export async function applyMigrations(sql: Pool, schema: string, migrations: Migration[] = loadMigrations(), now = Date.now()): Promise<number[]> {
-  return sql.begin(async (tx) => {
+  return inTx(sql, async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATE_LOCK_CLASS}::int4, ${schemaLockKey(schema)}::int4)`;
     // The schema name was checked against SCHEMA_NAME, so it is a safe bare identifier.
     await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);

@@ -8,7 +8,7 @@ import type { NewJob } from '../../core/spec.ts';
 import { transition, type JobEvent, type TransitionResult } from '../../core/transition.ts';
 import type { AuditInput, Job, JobType } from '../../core/types.ts';
 import type { AssignmentInput, Fence, InsertResult, JobListFilter, Page } from '../types.ts';
-import { isUniqueViolation, type Db } from './db.ts';
+import { inTx, isUniqueViolation, type Db } from './db.ts';
 import { checkFence } from './leaders.ts';
 import { attemptFromRow, jobFromNew, jobFromRow, type JobRow } from './rows.ts';
 import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, wakes, writeAudit, writeResults, type Ctx } from './write.ts';
@@ -71,7 +71,7 @@ function byKey(a: Job, b: Job): number {
  */
 export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditInput }): Promise<InsertResult> {
   if (p.jobs.length === 0) return { jobs: [], existed: [] };
-  return c.sql.begin(async (tx) => {
+  return inTx(c.sql, async (tx) => {
     const firstByKey = new Map<string, number>();
     const candidates: Job[] = [];
     for (let i = 0; i < p.jobs.length; i++) {
@@ -171,7 +171,7 @@ export async function jobList(sql: Db, p: JobListFilter): Promise<Page<Job>> {
 
 /** A client event on one job; see Store.jobApply. */
 export async function jobApply(c: Ctx, p: { tenant: string; id: string; event: JobEvent; now: number; audit?: AuditInput }): Promise<{ before: Job; after: Job }> {
-  return c.sql.begin(async (tx) => {
+  return inTx(c.sql, async (tx) => {
     const [row] = await tx`SELECT * FROM jobs WHERE id = ${p.id} AND tenant = ${p.tenant} FOR UPDATE`;
     if (row === undefined) throw new BatonError('BATON_E_NOT_FOUND', `job ${p.id} not found`);
     const attempts = (await tx`SELECT * FROM job_attempts WHERE job_id = ${p.id} ORDER BY attempt`).map(attemptFromRow);
@@ -203,7 +203,7 @@ export async function jobApply(c: Ctx, p: { tenant: string; id: string; event: J
 
 /** Scheduled jobs whose time has come become pending; see Store.jobPromoteDue. */
 export async function jobPromoteDue(c: Ctx, p: { now: number; limit: number; fence?: Fence }): Promise<number> {
-  return c.sql.begin(async (tx) => {
+  return inTx(c.sql, async (tx) => {
     await checkFence(tx, p.fence, p.now);
     // SKIP LOCKED: another server promoting at the same moment takes other rows, never waits.
     const rows = await tx`SELECT * FROM jobs WHERE status = 'scheduled' AND run_at <= ${p.now}::int8
@@ -245,7 +245,7 @@ export async function jobListReady(sql: Db, p: { tenants: string[]; queues?: str
  */
 export async function jobAssignMany(c: Ctx, p: { assignments: AssignmentInput[]; now: number }): Promise<Job[]> {
   if (p.assignments.length === 0) return [];
-  return c.sql.begin(async (tx) => {
+  return inTx(c.sql, async (tx) => {
     const ids = [...new Set(p.assignments.map((a) => a.jobId))];
     const rows = await tx`SELECT * FROM jobs WHERE id = ANY(${ids}::text[]) AND status = 'pending' FOR UPDATE SKIP LOCKED`;
     const jobs = new Map<string, Job>(rows.map((r) => [r.id as string, jobFromRow(r as JobRow)]));

@@ -9,7 +9,7 @@ import type { Report } from '../../core/protocol.ts';
 import { transition, type JobEvent, type TransitionResult } from '../../core/transition.ts';
 import type { Job, LogEntry } from '../../core/types.ts';
 import type { Fence, ReportOutcome } from '../types.ts';
-import type { Db } from './db.ts';
+import { inTx, type Db } from './db.ts';
 import { checkFence } from './leaders.ts';
 import { jobFromRow, type JobRow } from './rows.ts';
 import { lockJobs, notifyWake, wakes, writeResults, type Ctx } from './write.ts';
@@ -91,7 +91,7 @@ function applyOne(
 /** Applies a batch of reports in one transaction; see Store.reportApplyMany. */
 export async function reportApplyMany(c: Ctx, p: { workerId: string; reports: Report[]; now: number; random: () => number }): Promise<ReportOutcome[]> {
   if (p.reports.length === 0) return [];
-  return c.sql.begin(async (tx) => {
+  return inTx(c.sql, async (tx) => {
     const jobs = await lockJobs(tx, [...new Set(p.reports.map((r) => r.jobId))]);
     const leases = await loadAttemptLeases(tx, p.reports.filter((r): r is LogReport => r.kind === 'log'));
     const out: BatchWrites = { results: [], logs: [], wake: [] };
@@ -129,7 +129,7 @@ export async function leaseExtend(
   p: { workerId: string; leases: LeaseRef[]; leaseExpiresAt: number; now: number },
 ): Promise<{ lost: LeaseRef[] }> {
   if (p.leases.length === 0) return { lost: [] };
-  return c.sql.begin(async (tx) => {
+  return inTx(c.sql, async (tx) => {
     const jobs = await lockJobs(tx, [...new Set(p.leases.map((l) => l.jobId))]);
     const lost: LeaseRef[] = [];
     const results: TransitionResult[] = [];
@@ -156,7 +156,7 @@ export async function leaseExtend(
 
 /** Returns jobs whose lease lapsed to pending (or failed); see Store.leaseReapExpired. */
 export async function leaseReapExpired(c: Ctx, p: { now: number; limit: number; random: () => number; fence?: Fence }): Promise<Job[]> {
-  return c.sql.begin(async (tx) => {
+  return inTx(c.sql, async (tx) => {
     await checkFence(tx, p.fence, p.now);
     // SKIP LOCKED: a job a worker is reporting on right now is left for the next sweep, and two
     // reapers (overlapping leaders) split the rows instead of waiting on each other.
