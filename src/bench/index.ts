@@ -11,6 +11,7 @@ import { killAllBaton } from './procs.ts';
 import { formatTable, machineInfo, type MachineInfo, type StoreResults } from './report.ts';
 import { scenarioBacklog, scenarioDrain, scenarioPickup, scenarioSubmit, type ScenarioEnv } from './scenarios.ts';
 import { StampListener } from './stamps.ts';
+import { cleanupAllStores } from './stores.ts';
 
 export { FULL, QUICK, SCENARIOS, type BenchOptions, type ScenarioName } from './options.ts';
 export type { StoreResults } from './report.ts';
@@ -35,7 +36,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const udp = await StampListener.open();
   const results: StoreResults[] = [];
   // An interrupted run must not leave servers and workers behind.
-  const onSignal = () => void killAllBaton().then(() => process.exit(130));
+  const onSignal = () => void killAllBaton().then(cleanupAllStores).finally(() => process.exit(130));
   process.once('SIGINT', onSignal);
   try {
     for (const kind of opts.stores) {

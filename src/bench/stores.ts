@@ -23,6 +23,13 @@ export interface StoreInstance {
   cleanup(): Promise<void>;
 }
 
+const live = new Set<StoreInstance>();
+
+/** Cleans up every store made and not cleaned up yet (an interrupted run). */
+export async function cleanupAllStores(): Promise<void> {
+  await Promise.allSettled([...live].map((s) => s.cleanup()));
+}
+
 /** Default PostgreSQL server of the benchmark (the machine's shared one, database `test`). */
 export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -41,6 +48,19 @@ export async function postgresReachable(pgUrl: string): Promise<boolean> {
 
 /** Makes a fresh store of `kind` for the scenario `label`. */
 export async function makeStore(kind: StoreKind, label: string, pgUrl: string): Promise<StoreInstance> {
+  const made = await makeStoreUntracked(kind, label, pgUrl);
+  const tracked: StoreInstance = {
+    ...made,
+    async cleanup() {
+      live.delete(tracked);
+      await made.cleanup();
+    },
+  };
+  live.add(tracked);
+  return tracked;
+}
+
+async function makeStoreUntracked(kind: StoreKind, label: string, pgUrl: string): Promise<StoreInstance> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `baton-bench-${kind}-${label}-`));
   if (kind === 'sqlite') {
     return { kind, dataDir, store: `sqlite:${path.join(dataDir, 'baton.db')}`, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
