@@ -53,7 +53,7 @@ export interface CompiledCron {
   readonly expr: string;
   /** The 5- or 6-field form matched (nicknames expanded). */
   readonly pattern: string;
-  /** Canonical IANA name of the zone the expression is read in (e.g. `America/New_York`). */
+  /** IANA name of the zone the expression is read in (e.g. `America/New_York`), see {@link canonicalTimezone}. */
   readonly timezone: string;
   /** True for a 6-field expression (the first field is seconds). */
   readonly hasSeconds: boolean;
@@ -94,13 +94,16 @@ function formatterFor(timezone: string): Intl.DateTimeFormat {
 }
 
 /**
- * The canonical IANA name of `timezone`, or null when the runtime does not know it. Offsets such
- * as `+05:00` are refused: a fixed offset has no daylight saving and belongs in `Etc/GMT-5`.
+ * `timezone` as an IANA name the runtime knows, with its usual capitalisation (`utc` → `UTC`,
+ * `america/new_york` → `America/New_York`), or null when it is unknown. A link keeps the name
+ * given: ICU would turn `Asia/Kolkata` into the older `Asia/Calcutta`. Offsets such as `+05:00`
+ * are refused: a fixed offset has no daylight saving and is spelt `Etc/GMT-5`.
  */
 export function canonicalTimezone(timezone: string): string | null {
   if (!/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(timezone)) return null;
   try {
-    return new Intl.DateTimeFormat('en-US', { timeZone: timezone }).resolvedOptions().timeZone;
+    const resolved = new Intl.DateTimeFormat('en-US', { timeZone: timezone }).resolvedOptions().timeZone;
+    return resolved.toLowerCase() === timezone.toLowerCase() ? resolved : timezone;
   } catch {
     return null;
   }

@@ -65,6 +65,9 @@ describe('parseCron', () => {
   it('canonicalises the zone name', () => {
     expect(parseCron('* * * * *', 'utc').timezone).toBe('UTC');
     expect(parseCron('* * * * *', 'america/new_york').timezone).toBe('America/New_York');
+    // ICU would say Asia/Calcutta; the name the user gave is the current IANA one.
+    expect(parseCron('* * * * *', 'Asia/Kolkata').timezone).toBe('Asia/Kolkata');
+    expect(parseCron('* * * * *', 'Europe/Kyiv').timezone).toBe('Europe/Kyiv');
   });
 
   it('refuses bad expressions with field cron', () => {
