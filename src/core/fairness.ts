@@ -96,7 +96,8 @@ export interface FairPick<T> {
  * picks in proportion to its weight. Groups take turns in name order; a turn adds
  * `weight / lightest weight among groups with candidates` to the group's credit (so every turn
  * picks at least one item) and picks while a whole pick of credit remains. A group that runs out
- * of candidates loses its credit: an idle group never saves up more than one turn's worth.
+ * of candidates while picks are still to be made is idle and loses its credit, so a group never
+ * saves up more than one turn's worth.
  * Within a group the order is kept.
  *
  * Pass each group at least `n` candidates, or all it has, so that running out means idle.
@@ -120,7 +121,8 @@ export function fairPick<T>(
   }
   const lightest = Math.min(...keys.map(weightOf));
   const deficits: Record<string, number> = {};
-  for (const g of keys) deficits[g] = state.deficits[g] ?? 0;
+  // Clamped to one turn: credit earned while the lightest group was lighter does not pile up.
+  for (const g of keys) deficits[g] = Math.min(state.deficits[g] ?? 0, weightOf(g) / lightest);
   const taken = new Map<string, number>(keys.map((g) => [g, 0]));
   const left = (g: string) => groups.get(g)!.length - taken.get(g)!;
   let active = keys.length;
@@ -151,12 +153,14 @@ export function fairPick<T>(
         taken.set(g, k + 1);
         deficits[g] -= 1;
       }
+      if (picks.length === n) {
+        // Running out exactly as the last pick is made says nothing about idleness: keep the credit.
+        inTurn = deficits[g] >= 1;
+        break;
+      }
       if (left(g) === 0) {
         deficits[g] = 0;
         active--;
-      } else if (picks.length === n && deficits[g] >= 1) {
-        inTurn = true;
-        break;
       }
     }
     i = (i + 1) % keys.length;
