@@ -45,6 +45,53 @@ export interface JobView {
   completedAt: string | null;
   /** Present on GET /v1/jobs/:id; omitted from lists. */
   attempts?: AttemptView[];
+  /** The graph (jobs joined by dependencies) the job belongs to, or null. */
+  graphId?: string | null;
+  /** Its uniqueKey, or null. */
+  uniqueKey?: string | null;
+  /** `name@version` of the template it was submitted from, or null. */
+  template?: string | null;
+}
+
+/** One node of GET /v1/jobs/:id/graph. */
+export interface GraphNodeView {
+  id: string;
+  ref: string | null;
+  name: string | null;
+  status: JobStatus;
+}
+
+/** One edge: `to` waits on `from` ending as `on` says; `state` is met, unmet-yet or never. */
+export interface GraphEdgeView {
+  from: string;
+  to: string;
+  on: 'success' | 'completion' | 'failure';
+  state: 'met' | 'unmet-yet' | 'never';
+}
+
+/** GET /v1/jobs/:id/graph. */
+export interface JobGraphView {
+  graphId: string | null;
+  nodes: GraphNodeView[];
+  edges: GraphEdgeView[];
+  /** True when the graph had more nodes than the server returns. */
+  truncated: boolean;
+}
+
+/** A template version. */
+export interface TemplateView {
+  name: string;
+  version: number;
+  description: string | null;
+  spec: Record<string, unknown>;
+  paramsSchema: Record<string, unknown>;
+  createdAt: string;
+}
+
+/** What POST /v1/jobs/bulk/* did. */
+export interface BulkResultView {
+  affected: number;
+  skipped: number;
 }
 
 export interface JobListView {

@@ -21,6 +21,7 @@ export const ERRORS = {
   BATON_E_NOT_FOUND: { status: 404, doc: 'No such object in your tenant (objects of other tenants are reported as not found too).' },
   BATON_E_ROUTE_NOT_FOUND: { status: 404, doc: 'No such API route or method.' },
   BATON_E_CONFLICT: { status: 409, doc: 'The object exists already (e.g. a tenant id or token name in use).' },
+  BATON_E_DUPLICATE: { status: 409, doc: 'Another job with the same `uniqueKey` has not ended yet; wait for it, or submit with `onDuplicate: "return"` to get that job back instead.' },
   BATON_E_JOB_NOT_MODIFIABLE: { status: 409, doc: 'The job has started or ended, so it can no longer be modified.' },
   BATON_E_JOB_NOT_CANCELLABLE: { status: 409, doc: 'The job has already ended, so it cannot be cancelled.' },
   BATON_E_JOB_NOT_RETRYABLE: { status: 409, doc: 'Only a failed or cancelled job can be retried; clone a completed job instead.' },

@@ -70,6 +70,11 @@ export interface Assignment extends LeaseHeld {
   timeoutMs: number | null;
   metadata: Record<string, unknown>;
   leaseExpiresAt: number;
+  /**
+   * Outcomes of the job's parents (its dependencies), keyed by each parent's ref and by its id;
+   * absent for a job without dependencies.
+   */
+  parents?: Record<string, { status: string; result: unknown; error: JobError | null }>;
 }
 
 /** The server's verdict on one report of a batch, in order. */

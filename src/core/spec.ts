@@ -4,6 +4,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { invalid } from './errors.ts';
+import { graphInputProperties } from './graph.ts';
+import { findPlaceholders } from './placeholders.ts';
 import { DEFAULT_BACKOFF } from './retry.ts';
 import { readyStatus } from './transition.ts';
 import type { JobSpec, JobStatus, JobType } from './types.ts';
@@ -48,9 +50,18 @@ export const jobInputProperties = {
   idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 50 })),
   metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  /** While a job with this key has not ended, another one with it is refused (or returned, see onDuplicate). */
+  uniqueKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  /** What a duplicate uniqueKey gets: `refuse` (409 BATON_E_DUPLICATE, the default) or `return` (the existing job). */
+  onDuplicate: Type.Optional(Type.Union([Type.Literal('refuse'), Type.Literal('return')])),
 };
 
-export const JobInput = Type.Object(jobInputProperties, { additionalProperties: false });
+/** A job input without graph fields: the shape of an `onFailure` (compensation) job. */
+export const PlainJobInput = Type.Object(jobInputProperties, { additionalProperties: false });
+export type PlainJobInput = Static<typeof PlainJobInput>;
+
+/** A job input: the plain fields plus `ref`, `dependsOn` and `onFailure` (see graph.ts). */
+export const JobInput = Type.Object({ ...jobInputProperties, ...graphInputProperties(PlainJobInput) }, { additionalProperties: false });
 export type JobInput = Static<typeof JobInput>;
 
 /** PATCH /v1/jobs/:id — every spec field but `type` and `idempotencyKey` may change before start. */
@@ -160,10 +171,12 @@ export function parseInstant(value: string, field: string): number {
  * Turns a schema-valid job input into a job ready to insert: fills defaults, checks the payload
  * and the rules a schema cannot express. `at` prefixes field names (e.g. `jobs[3]`).
  */
-export function normalizeJobInput(input: JobInput, ids: { id: string; tenant: string }, now: number, at = ''): NewJob {
+export function normalizeJobInput(input: PlainJobInput, ids: { id: string; tenant: string }, now: number, at = ''): NewJob {
   const p = (f: string) => (at ? `${at}.${f}` : f);
   if (input.runAt !== undefined && input.delayMs !== undefined) throw invalid(p('delayMs'), 'give runAt or delayMs, not both');
-  validatePayload(input.type, input.payload, p('payload'));
+  // A payload reading its parents' outcomes is only complete at dispatch, where it is checked
+  // again after the placeholders are filled; here its other fields are still checked.
+  if (findPlaceholders(input.payload, p('payload')).length === 0) validatePayload(input.type, input.payload, p('payload'));
   const backoff = { ...DEFAULT_BACKOFF, ...(input.backoff ?? {}) };
   if (backoff.maxMs < backoff.initialMs) throw invalid(p('backoff.maxMs'), 'must be at least backoff.initialMs');
   const runAt =

@@ -17,6 +17,7 @@ export interface LeaseRef {
 /** Everything that can happen to a job. */
 export type JobEvent =
   | { type: 'promote' }
+  | { type: 'release' }
   | { type: 'assign'; workerId: string; leaseToken: string; leaseExpiresAt: number }
   | ({ type: 'start' } & LeaseRef)
   | ({ type: 'progress'; progress: number } & LeaseRef)
@@ -46,6 +47,7 @@ export interface TransitionResult {
 /** From which statuses each event is allowed. The table is the documentation. */
 export const ALLOWED: Readonly<Record<JobEventType, ReadonlySet<JobStatus>>> = {
   promote: new Set(['scheduled']),
+  release: new Set(['blocked']),
   assign: new Set(['pending']),
   start: new Set(['assigned']),
   progress: new Set(['assigned', 'running']),
@@ -128,6 +130,11 @@ export function transition(job: Job, event: JobEvent, now: number): TransitionRe
   switch (event.type) {
     case 'promote':
       next.status = 'pending';
+      return { job: next, attemptChange: null };
+
+    case 'release':
+      // The last dependency was met: ready now, or scheduled when its runAt is still ahead.
+      next.status = readyStatus(job.runAt, now);
       return { job: next, attemptChange: null };
 
     case 'assign': {

@@ -117,6 +117,12 @@ export interface Job extends JobSpec {
   startedAt: number | null;
   completedAt: number | null;
   attempts: Attempt[];
+  /** The graph (jobs joined by dependencies) this job belongs to; null or absent when none. */
+  graphId?: string | null;
+  /** Its uniqueKey (see the job input), when it has one. */
+  uniqueKey?: string | null;
+  /** `name@version` of the template it was submitted from, when it was. */
+  template?: string | null;
 }
 
 /** A queue's settings. Queues are created on first use. */

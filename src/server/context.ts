@@ -29,6 +29,8 @@ export interface ServerConfig {
   bodyLimitBytes: number;
   /** How long a leadership lasts without renewal, ms; a dead leader is replaced after this. Default 5000. */
   leaderTtlMs: number;
+  /** How long an idempotencyKey keeps matching its job, ms; after it the key creates a new job. Default 24 h. */
+  idempotencyRetentionMs?: number;
   /** pino level. Default info. */
   logLevel: string;
   /** Write the first system admin token here (and print it). Default `<dataDir>/admin-token`. */

@@ -10,6 +10,7 @@ import type { JobType } from '../core/types.ts';
 import type { AssignmentInput } from '../store/types.ts';
 import type { ServerContext } from './context.ts';
 import { newLeaseToken, type Gateway } from './gateway.ts';
+import { prepareAssignments } from './parents.ts';
 
 /** Most jobs read per round; bounds memory and the transaction's size. */
 const MAX_ROUND = 1000;
@@ -98,13 +99,15 @@ export class Dispatcher {
       leaseExpiresAt: now + ctx.config.leaseMs,
     }));
     const assigned = await ctx.store.jobAssignMany({ assignments, now });
+    // Jobs of graphs get their parents' outcomes; others pass straight through.
+    const { push, extras } = await prepareAssignments(ctx, assigned);
     const byWorker = new Map<string, typeof assigned>();
-    for (const job of assigned) {
+    for (const job of push) {
       const list = byWorker.get(job.workerId!) ?? [];
       list.push(job);
       byWorker.set(job.workerId!, list);
     }
-    for (const [workerId, jobs] of byWorker) this.gateway.push(workerId, jobs);
+    for (const [workerId, jobs] of byWorker) this.gateway.push(workerId, jobs, extras);
     for (const job of assigned) ctx.events.emit('job', job.id);
     // Slots are still free and the read was full, or other servers took some: look again.
     return assigned.length > 0 && (ready.length === limit || assigned.length < plan.length || plan.length < free);

@@ -20,6 +20,7 @@ import {
 import type { Job, WorkerInfo } from '../core/types.ts';
 import { authenticate, type Principal } from './auth.ts';
 import type { ServerContext } from './context.ts';
+import type { AssignmentExtra } from './parents.ts';
 import { checkHello, checkWorkerMessage } from './protocol-check.ts';
 
 /** One connected worker. */
@@ -92,7 +93,7 @@ export class Gateway {
   }
 
   /** Pushes freshly assigned jobs to their worker and records the leases. */
-  push(workerId: string, jobs: Job[]): void {
+  push(workerId: string, jobs: Job[], extras?: ReadonlyMap<string, AssignmentExtra>): void {
     const c = this.connections.get(workerId);
     if (!c) return; // The worker left meanwhile; the reaper returns these jobs when their lease expires.
     const assignments: Assignment[] = jobs.map((j) => {
@@ -105,10 +106,11 @@ export class Gateway {
         type: j.type,
         name: j.name,
         queue: j.queue,
-        payload: j.payload,
+        payload: extras?.get(j.id)?.payload ?? j.payload,
         timeoutMs: j.timeoutMs,
         metadata: j.metadata,
         leaseExpiresAt: j.leaseExpiresAt!,
+        ...(extras?.has(j.id) ? { parents: extras.get(j.id)!.parents } : {}),
       };
     });
     this.send(c, { t: 'assign', jobs: assignments });

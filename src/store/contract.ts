@@ -16,6 +16,7 @@ import { jobsContract } from './contract/jobs.ts';
 import { leadersContract } from './contract/leaders.ts';
 import { propertiesContract } from './contract/properties.ts';
 import { reportsContract } from './contract/reports.ts';
+import { workflowsContract } from './contract/workflows.ts';
 import type { Store } from './types.ts';
 
 /** What a contract run needs from an implementation: a fresh store and a way to discard it. */
@@ -45,5 +46,6 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
     adminContract(ctx);
     leadersContract(ctx);
     propertiesContract(ctx);
+    workflowsContract(ctx);
   });
 }

@@ -5,6 +5,8 @@
  * Every method that changes a job runs the core `transition` inside one transaction.
  */
 import type { ErrorCode } from '../core/errors.ts';
+import type { DependencyCondition } from '../core/graph.ts';
+import type { ParentRecord } from '../core/placeholders.ts';
 import type { Report } from '../core/protocol.ts';
 import type { NewJob } from '../core/spec.ts';
 import type { JobEvent } from '../core/transition.ts';
@@ -89,6 +91,75 @@ export interface InsertResult {
   existed: boolean[];
 }
 
+/** What a job of an insert has besides its NewJob: graph and deduplication fields (see JobInsertExtra). */
+export interface JobInsertExtra {
+  /** The job's ref in its batch (how its children name it). */
+  ref?: string | null;
+  /**
+   * Resolved dependencies (parent ids; `ref` is how the child names the parent in placeholders,
+   * null when named by id). The store decides inside the insert's transaction whether the job
+   * starts blocked, ready, or cancelled (`upstream_failed`).
+   */
+  dependsOn?: { job: string; on: DependencyCondition; ref: string | null }[];
+  /** The compensation job created once when this job ends `failed`. */
+  onFailure?: JobSpec | null;
+  /** Refuses (or returns, with onDuplicate `return`) a second job with this key while the first has not ended. */
+  uniqueKey?: string | null;
+  onDuplicate?: 'refuse' | 'return';
+  /** `name@version` of the template the job was rendered from. */
+  template?: string | null;
+}
+
+/** Options of jobInsertMany beyond the jobs. */
+export interface JobInsertOptions {
+  /** Per job (same index as `jobs`), its graph and deduplication fields. */
+  extras?: (JobInsertExtra | undefined)[];
+  /** Compensation job created once when any job of this batch's graph ends failed. */
+  graphOnFailure?: JobSpec | null;
+  /** An idempotency key older than this (ms) no longer matches: a new job is created. Default: forever. */
+  idempotencyRetentionMs?: number;
+}
+
+/** A filter of bulk operations; every field given must match. */
+export interface BulkFilter {
+  status?: JobStatus;
+  queue?: string;
+  type?: JobType;
+  tag?: string;
+  createdAfter?: number;
+  createdBefore?: number;
+  /** `name` (any version) or `name@version`. */
+  template?: string;
+}
+
+/** What a bulk operation did: jobs changed, and jobs that matched but could not be changed. */
+export interface BulkResult {
+  affected: number;
+  skipped: number;
+  /** Attempts that were running when cancelled: their workers should be told. */
+  stopped: { jobId: string; workerId: string; attempt: number }[];
+}
+
+/** A template version as stored. */
+export interface TemplateRecord {
+  tenant: string;
+  name: string;
+  version: number;
+  description: string | null;
+  spec: Record<string, unknown>;
+  paramsSchema: Record<string, unknown>;
+  createdAt: number;
+}
+
+/** One node of a job graph view. */
+export interface GraphNodeRecord {
+  id: string;
+  name: string | null;
+  status: JobStatus;
+  ref: string | null;
+  dependsOn: { job: string; on: DependencyCondition }[];
+}
+
 export interface Store {
   readonly capabilities: StoreCapabilities;
 
@@ -123,7 +194,7 @@ export interface Store {
    * Inserts jobs in one transaction, all or nothing. A job whose (tenant, idempotencyKey)
    * exists already is not inserted; the existing job is returned in its place.
    */
-  jobInsertMany(p: { jobs: NewJob[]; audit?: AuditInput }): Promise<InsertResult>;
+  jobInsertMany(p: { jobs: NewJob[]; audit?: AuditInput } & JobInsertOptions): Promise<InsertResult>;
   /** A job of `tenant` with its attempts, or null. */
   jobGet(p: { tenant: string; id: string }): Promise<Job | null>;
   /** Jobs of a tenant, newest first, filtered, one page at a time. */
@@ -148,6 +219,40 @@ export interface Store {
    * (compare-and-set); returns the jobs that were assigned, with their new attempt.
    */
   jobAssignMany(p: { assignments: AssignmentInput[]; now: number }): Promise<Job[]>;
+
+  // ---- graphs, bulk operations ------------------------------------------------------------
+  /**
+   * Outcomes of the parents of each job in `jobIds` (status, result, error; `ref` as the child
+   * names it), for filling `{{parents...}}` placeholders. Jobs without parents are absent.
+   */
+  jobParents(p: { jobIds: string[] }): Promise<Map<string, ParentRecord[]>>;
+  /**
+   * The graph a job of `tenant` belongs to: every job connected to it by dependencies (up to
+   * `limit`, default 10,000), with its edges. Throws BATON_E_NOT_FOUND for an unknown job.
+   */
+  jobGraph(p: { tenant: string; id: string; limit?: number }): Promise<{ graphId: string | null; nodes: GraphNodeRecord[]; truncated: boolean }>;
+  /**
+   * Cancels, retries or deletes the jobs of `tenant` that match `filter` (or `ids`), in
+   * transactions of `batchSize` jobs (default 1,000) so other work runs in between. Delete
+   * only removes ended jobs. Jobs that match but cannot take the action count as skipped.
+   */
+  jobBulk(p: { tenant: string; action: 'cancel' | 'retry' | 'delete'; filter?: BulkFilter; ids?: string[]; reason?: string; now: number; batchSize?: number; audit?: AuditInput }): Promise<BulkResult>;
+
+  // ---- templates ---------------------------------------------------------------------------
+  /** Saves the next version of template `name` (1 for a new name). */
+  templateCreate(p: { tenant: string; name: string; description: string | null; spec: Record<string, unknown>; paramsSchema: Record<string, unknown>; now: number; audit?: AuditInput }): Promise<TemplateRecord>;
+  /** A version of a template, or its latest when `version` is null; null when there is none. */
+  templateGet(p: { tenant: string; name: string; version: number | null }): Promise<TemplateRecord | null>;
+  /** The latest version of every template of `tenant`, by name. */
+  templateList(p: { tenant: string }): Promise<TemplateRecord[]>;
+  /** Every version of `name` (oldest first); all versions of all templates when `name` is omitted. */
+  templateVersions(p: { tenant: string; name?: string }): Promise<TemplateRecord[]>;
+  /**
+   * Imports template versions as given, all or nothing: a version that exists with the same
+   * content is skipped, one that exists with other content is BATON_E_CONFLICT. Returns how
+   * many were created and skipped.
+   */
+  templateImport(p: { tenant: string; templates: Omit<TemplateRecord, 'tenant' | 'createdAt'>[]; now: number; audit?: AuditInput }): Promise<{ created: number; skipped: number }>;
 
   // ---- attempts, leases, logs ------------------------------------------------------------------
   /**

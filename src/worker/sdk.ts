@@ -41,6 +41,18 @@ export interface HandlerContext {
    * it to fetch and friends); the attempt ends on timeout whether or not the handler stops.
    */
   signal: AbortSignal;
+  /**
+   * Outcomes of the job's parents (its dependencies), keyed by each parent's ref and by its id:
+   * `ctx.parents.extract.result`. Empty for a job without dependencies.
+   */
+  parents: Readonly<Record<string, ParentOutcome>>;
+}
+
+/** What a handler sees of one parent job. */
+export interface ParentOutcome {
+  status: string;
+  result: unknown;
+  error: { code: string; message: string; details?: unknown } | null;
 }
 
 /** A function job's code: takes the job's `args`, returns its result (JSON-serialisable). */

@@ -81,6 +81,7 @@ export function eventFor(type: JobEventType, job: Job): JobEvent {
   const lease = { attempt: job.attempt, leaseToken: job.leaseToken ?? 'none' };
   switch (type) {
     case 'promote':
+    case 'release':
       return { type };
     case 'assign':
       return { type, workerId: 'w2', leaseToken: `tok-${job.attempt + 1}`, leaseExpiresAt: T0 + 30_000 };

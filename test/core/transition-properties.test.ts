@@ -26,7 +26,7 @@ interface Step {
 
 const stepArb: fc.Arbitrary<Step> = fc.record({
   type: fc.constantFrom<JobEventType>(
-    'promote', 'assign', 'start', 'progress', 'extend', 'complete', 'fail', 'fail', 'fail', 'lease_expired', 'cancel', 'modify', 'retry',
+    'promote', 'release', 'assign', 'start', 'progress', 'extend', 'complete', 'fail', 'fail', 'fail', 'lease_expired', 'cancel', 'modify', 'retry',
   ),
   fence: fc.constantFrom<Step['fence']>('ok', 'ok', 'ok', 'ok', 'old_attempt', 'new_attempt', 'other_token'),
   random: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
@@ -62,6 +62,8 @@ function eventOf(step: Step, job: Job, now: number): JobEvent {
   switch (step.type) {
     case 'promote':
       return { type: 'promote' };
+    case 'release':
+      return { type: 'release' };
     case 'assign':
       return { type: 'assign', workerId: `w${tokenSeq % 3}`, leaseToken: `tok-${++tokenSeq}`, leaseExpiresAt: now + 30_000 };
     case 'start':

@@ -21,12 +21,13 @@ import { JOB_STATUSES, type Job, type JobStatus } from '../../src/core/types.ts'
 import { T0, deepFreeze, eventFor, jobIn, makeJob } from './fixtures.ts';
 
 const EVENT_TYPES: JobEventType[] = [
-  'promote', 'assign', 'start', 'progress', 'extend', 'complete', 'fail', 'lease_expired', 'cancel', 'modify', 'retry',
+  'promote', 'release', 'assign', 'start', 'progress', 'extend', 'complete', 'fail', 'lease_expired', 'cancel', 'modify', 'retry',
 ];
 
 /** The table as the design states it; a change to ALLOWED must change this on purpose. */
 const EXPECTED: Record<JobEventType, JobStatus[]> = {
   promote: ['scheduled'],
+  release: ['blocked'],
   assign: ['pending'],
   start: ['assigned'],
   progress: ['assigned', 'running'],

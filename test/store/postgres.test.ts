@@ -172,8 +172,8 @@ describe('postgres store', () => {
     // The ready query of jobs.ts: the head of each unpaused queue through a LATERAL subquery.
     const ready = await plan(`SELECT j.* FROM queues q CROSS JOIN LATERAL (
         SELECT * FROM jobs j WHERE j.status = 'pending' AND j.tenant = q.tenant AND j.queue = q.name AND j.type = ANY('{command}')
-        ORDER BY j.priority DESC, j.run_at, j.created_at, j.id LIMIT 10) j
-      WHERE q.tenant = ANY('{a}') AND NOT q.paused ORDER BY j.priority DESC, j.run_at, j.created_at, j.id LIMIT 10`);
+        ORDER BY GREATEST(j.priority, j.inherited_priority) DESC, j.run_at, j.created_at, j.id LIMIT 10) j
+      WHERE q.tenant = ANY('{a}') AND NOT q.paused ORDER BY GREATEST(j.priority, j.inherited_priority) DESC, j.run_at, j.created_at, j.id LIMIT 10`);
     expect(ready).toContain('jobs_ready');
     // Inside each queue the index order is the dispatch order: a LIMIT straight over the index scan.
     expect(ready).toMatch(/Limit[^\n]*\n\s*->\s+Index Scan using jobs_ready/);

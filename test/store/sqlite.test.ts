@@ -85,7 +85,7 @@ describe('sqlite store', () => {
     const plan = (q: string) => (sql.db.prepare(`EXPLAIN QUERY PLAN ${q}`).all() as { detail: string }[]).map((r) => r.detail).join('; ');
     expect(plan("SELECT * FROM jobs WHERE status = 'scheduled' AND run_at <= 1 ORDER BY run_at LIMIT 10")).toContain('jobs_scheduled');
     expect(plan("SELECT * FROM jobs WHERE status IN ('assigned', 'running') AND lease_expires_at < 1 ORDER BY lease_expires_at LIMIT 10")).toContain('jobs_leased');
-    expect(plan("SELECT * FROM jobs WHERE status = 'pending' AND tenant = 'a' AND queue = 'q' ORDER BY priority DESC, run_at, created_at, id LIMIT 10")).toContain('jobs_ready');
+    expect(plan("SELECT * FROM jobs WHERE status = 'pending' AND tenant = 'a' AND queue = 'q' ORDER BY max(priority, inherited_priority) DESC, run_at, created_at, id LIMIT 10")).toContain('jobs_ready');
     // Listing: newest first from an index, never a sort of the tenant's jobs.
     const tagged = plan("SELECT j.* FROM job_tags t CROSS JOIN jobs j ON j.id = t.job_id WHERE j.tenant = 'a' AND t.tenant = 'a' AND t.tag = 'x' ORDER BY t.job_id DESC LIMIT 10");
     expect(tagged).toMatch(/^SEARCH t USING COVERING INDEX job_tags_tenant_tag/);

@@ -9,6 +9,9 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authenticate, requireRole, TENANT_HEADER } from '../auth.ts';
 import type { ServerContext } from '../context.ts';
 import { auditRoutes } from './audit.ts';
+import { bulkRoutes } from './bulk.ts';
+import { graphRoutes } from './graph.ts';
+import { templateRoutes } from './templates.ts';
 import { installErrorHandlers } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { jobActionRoutes } from './job-actions.ts';
@@ -73,7 +76,7 @@ export async function buildHttpApp(ctx: ServerContext): Promise<FastifyInstance>
         description: 'Submit, inspect and control jobs of the Baton job scheduler. Errors are `{error: {code, message, field?}}`; see docs/errors.md.',
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'baton_<tokenId>_<secret>' } } },
-      tags: ['jobs', 'queues', 'workers', 'tokens', 'tenants', 'audit', 'health'].map((name) => ({ name })),
+      tags: ['jobs', 'templates', 'queues', 'workers', 'tokens', 'tenants', 'audit', 'health'].map((name) => ({ name })),
     },
   });
 
@@ -86,6 +89,9 @@ export async function buildHttpApp(ctx: ServerContext): Promise<FastifyInstance>
   await app.register(tokenRoutes(ctx));
   await app.register(tenantRoutes(ctx));
   await app.register(auditRoutes(ctx));
+  await app.register(graphRoutes(ctx));
+  await app.register(templateRoutes(ctx));
+  await app.register(bulkRoutes(ctx));
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

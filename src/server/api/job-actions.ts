@@ -99,9 +99,9 @@ export function jobActionRoutes(ctx: ServerContext) {
         });
         if ((before.status === 'assigned' || before.status === 'running') && before.workerId) {
           ctx.services.cancelAttempt({ workerId: before.workerId, jobId: before.id, attempt: before.attempt, reason });
-          // The freed slot may take other work.
-          ctx.services.wakeDispatcher();
         }
+        // A freed slot may take other work, and the cancel may have released children (`completion` edges).
+        ctx.services.wakeDispatcher();
         ctx.events.emit('job', after.id);
         return jobView(after, true);
       },

@@ -4,14 +4,22 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BatonError } from '../../core/errors.ts';
-import { JobInput, MAX_BATCH, normalizeJobInput, type NewJob } from '../../core/spec.ts';
+import { JobInput, MAX_BATCH, PlainJobInput } from '../../core/spec.ts';
 import { JOB_STATUSES, JOB_TYPES, type Job } from '../../core/types.ts';
 import type { ServerContext } from '../context.ts';
 import { auditOf, BEARER, IdParams, principalOf, queryInt, queryString, querySchema, type RawQuery } from './common.ts';
 import { jobView } from './serialize.ts';
+import { expandTemplates, prepareInsert } from './submit-input.ts';
 
 /** Body of POST /v1/jobs/batch. */
-export const BatchInput = Type.Object({ jobs: Type.Array(JobInput, { minItems: 1, maxItems: MAX_BATCH }) }, { additionalProperties: false });
+export const BatchInput = Type.Object(
+  {
+    jobs: Type.Array(JobInput, { minItems: 1, maxItems: MAX_BATCH }),
+    /** Compensation job created once when any job of this batch's graph ends failed. */
+    onFailure: Type.Optional(PlainJobInput),
+  },
+  { additionalProperties: false },
+);
 
 /** Largest page of GET /v1/jobs. */
 export const MAX_PAGE = 1000;
@@ -46,14 +54,21 @@ export function jobRoutes(ctx: ServerContext) {
       '/v1/jobs',
       {
         config: { role: 'submitter' },
-        schema: { tags: ['jobs'], summary: 'Submit a job', security: BEARER, body: JobInput },
+        preValidation: expandTemplates(ctx, false),
+        schema: {
+          tags: ['jobs'],
+          summary: 'Submit a job',
+          description: 'The body is a job, or `{template: "name[@version]", params, ...fields}`: the template renders the job and the other fields override its own.',
+          security: BEARER,
+          body: JobInput,
+        },
       },
       async (req, reply) => {
         const p = principalOf(req);
-        const now = ctx.now();
-        const job = normalizeJobInput(req.body, { id: ctx.newId(), tenant: p.tenant }, now);
+        const prepared = await prepareInsert(ctx, p.tenant, [req.body], { at: () => '' });
+        const job = prepared.jobs[0];
         const res = await ctx.store.jobInsertMany({
-          jobs: [job],
+          ...prepared,
           audit: auditOf(req, 'job.submit', 'job', job.id, { type: job.type, queue: job.queue, idempotencyKey: job.idempotencyKey }),
         });
         const stored = res.jobs[0];
@@ -63,7 +78,7 @@ export function jobRoutes(ctx: ServerContext) {
       },
     );
 
-    app.post<{ Body: { jobs: JobInput[] } }>(
+    app.post<{ Body: { jobs: JobInput[]; onFailure?: PlainJobInput } }>(
       '/v1/jobs/batch',
       {
         config: { role: 'submitter' },
@@ -74,14 +89,18 @@ export function jobRoutes(ctx: ServerContext) {
           if (Array.isArray(jobs) && jobs.length > MAX_BATCH) {
             throw new BatonError('BATON_E_BATCH_TOO_LARGE', `a batch may hold at most ${MAX_BATCH} jobs; this one has ${jobs.length}`, { field: 'jobs' });
           }
+          await expandTemplates(ctx, true)(req);
         },
       },
       async (req, reply) => {
         const p = principalOf(req);
-        const now = ctx.now();
-        const jobs: NewJob[] = req.body.jobs.map((input, i) => normalizeJobInput(input, { id: ctx.newId(), tenant: p.tenant }, now, `jobs[${i}]`));
+        const prepared = await prepareInsert(ctx, p.tenant, req.body.jobs, {
+          at: (i) => `jobs[${i}]`,
+          ...(req.body.onFailure ? { graphOnFailure: req.body.onFailure } : {}),
+        });
+        const jobs = prepared.jobs;
         const res = await ctx.store.jobInsertMany({
-          jobs,
+          ...prepared,
           audit: auditOf(req, 'job.submit_batch', 'job', null, { count: jobs.length, firstId: jobs[0]?.id ?? null }),
         });
         announceJobs(ctx, res.jobs.filter((_, i) => !res.existed[i]));

@@ -70,6 +70,9 @@ export function jobView(j: Job, withAttempts = false): JobView {
     completedAt: isoOrNull(j.completedAt),
   };
   if (withAttempts) v.attempts = (j.attempts ?? []).map(attemptView);
+  v.graphId = j.graphId ?? null;
+  v.uniqueKey = j.uniqueKey ?? null;
+  v.template = j.template ?? null;
   return v;
 }
 

@@ -10,7 +10,12 @@ import type { NewJob } from '../../core/spec.ts';
 import type { JobEvent } from '../../core/transition.ts';
 import type { AuditEntry, AuditInput, Job, JobType, LogEntry, QueueStats, Tenant, TokenRecord, WorkerInfo, WorkerStatus } from '../../core/types.ts';
 import type { AssignmentInput, Fence, InsertResult, JobListFilter, Leadership, Page, ReportOutcome, Store, StoreCapabilities } from '../types.ts';
+import type { ParentRecord } from '../../core/placeholders.ts';
+import type { BulkResult, GraphNodeRecord, JobInsertOptions, TemplateRecord } from '../types.ts';
 import * as admin from './admin.ts';
+import * as bulk from './bulk.ts';
+import * as graph from './graph.ts';
+import * as templates from './templates.ts';
 import { applyMigrations, connect, mapError, parseTarget, type Pool } from './db.ts';
 import * as jobs from './jobs.ts';
 import * as leaders from './leaders.ts';
@@ -102,9 +107,34 @@ class PostgresStore implements Store {
     return this.#do(() => admin.tokenCountSystem(this.#sql));
   }
 
-  async jobInsertMany(p: { jobs: NewJob[]; audit?: AuditInput }): Promise<InsertResult> {
+  async jobInsertMany(p: { jobs: NewJob[]; audit?: AuditInput } & JobInsertOptions): Promise<InsertResult> {
     return this.#do(() => jobs.jobInsertMany(this.#c, p));
   }
+  async jobParents(p: { jobIds: string[] }): Promise<Map<string, ParentRecord[]>> {
+    return this.#do(() => graph.jobParents(this.#sql, p));
+  }
+  async jobGraph(p: { tenant: string; id: string; limit?: number }): Promise<{ graphId: string | null; nodes: GraphNodeRecord[]; truncated: boolean }> {
+    return this.#do(() => graph.jobGraph(this.#sql, p));
+  }
+  async jobBulk(p: Parameters<Store['jobBulk']>[0]): Promise<BulkResult> {
+    return this.#do(() => bulk.jobBulk(this.#c, p));
+  }
+  async templateCreate(p: Parameters<Store['templateCreate']>[0]): Promise<TemplateRecord> {
+    return this.#do(() => templates.templateCreate(this.#sql, p));
+  }
+  async templateGet(p: { tenant: string; name: string; version: number | null }): Promise<TemplateRecord | null> {
+    return this.#do(() => templates.templateGet(this.#sql, p));
+  }
+  async templateList(p: { tenant: string }): Promise<TemplateRecord[]> {
+    return this.#do(() => templates.templateList(this.#sql, p));
+  }
+  async templateVersions(p: { tenant: string; name?: string }): Promise<TemplateRecord[]> {
+    return this.#do(() => templates.templateVersions(this.#sql, p));
+  }
+  async templateImport(p: Parameters<Store['templateImport']>[0]): Promise<{ created: number; skipped: number }> {
+    return this.#do(() => templates.templateImport(this.#sql, p));
+  }
+
   async jobGet(p: { tenant: string; id: string }): Promise<Job | null> {
     return this.#do(() => jobs.jobGet(this.#sql, p));
   }

@@ -5,9 +5,10 @@
  */
 import { BatonError, isBatonError } from '../../core/errors.ts';
 import type { NewJob } from '../../core/spec.ts';
-import { transition, type JobEvent, type TransitionResult } from '../../core/transition.ts';
+import { isTerminal, transition, type JobEvent, type TransitionResult } from '../../core/transition.ts';
 import type { AuditInput, Job, JobType } from '../../core/types.ts';
-import type { AssignmentInput, Fence, InsertResult, JobListFilter, Page } from '../types.ts';
+import type { AssignmentInput, Fence, InsertResult, JobInsertOptions, JobListFilter, Page } from '../types.ts';
+import { applyInsertExtras, checkUniqueKeys, onJobsEnded } from './graph.ts';
 import { inTx, isUniqueViolation, type Db } from './db.ts';
 import { checkFence } from './leaders.ts';
 import { attemptFromRow, jobFromNew, jobFromRow, type JobRow } from './rows.ts';
@@ -16,7 +17,8 @@ import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, wakes
 /** Rows per INSERT statement: big enough to amortise the round trip, small enough to stay light. */
 const INSERT_CHUNK = 5000;
 
-async function insertJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
+/** Inserts job rows in chunks; returns the ids inserted (a repeated idempotency key is skipped). */
+export async function insertJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
   const inserted = new Set<string>();
   for (let i = 0; i < jobs.length; i += INSERT_CHUNK) {
     const c = jobs.slice(i, i + INSERT_CHUNK);
@@ -42,7 +44,8 @@ async function insertJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
   return inserted;
 }
 
-async function insertTags(tx: Db, jobs: Job[]): Promise<void> {
+/** Inserts the tag rows of `jobs`. */
+export async function insertTags(tx: Db, jobs: Job[]): Promise<void> {
   const ids: string[] = [];
   const tags: string[] = [];
   const tenants: string[] = [];
@@ -69,13 +72,24 @@ function byKey(a: Job, b: Job): number {
  * the batch resolves to its first job in memory; one that exists already is skipped by
  * ON CONFLICT DO NOTHING and read back, so the result keeps the input order.
  */
-export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditInput }): Promise<InsertResult> {
+export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditInput } & JobInsertOptions): Promise<InsertResult> {
   if (p.jobs.length === 0) return { jobs: [], existed: [] };
   return inTx(c.sql, async (tx) => {
+    const duplicates = await checkUniqueKeys(tx, p.jobs, p.extras);
+    if (p.idempotencyRetentionMs !== undefined) {
+      // Past its retention window a key is free again: the old job keeps no key.
+      const keyed = p.jobs.filter((n) => n.idempotencyKey !== null);
+      if (keyed.length > 0) {
+        await tx`UPDATE jobs SET idempotency_key = NULL WHERE (tenant, idempotency_key) IN
+          (SELECT * FROM unnest(${keyed.map((j) => j.tenant)}::text[], ${keyed.map((j) => j.idempotencyKey)}::text[]))
+          AND created_at < ${p.jobs[0].createdAt - p.idempotencyRetentionMs}::int8`;
+      }
+    }
     const firstByKey = new Map<string, number>();
     const candidates: Job[] = [];
     for (let i = 0; i < p.jobs.length; i++) {
       const n = p.jobs[i];
+      if (duplicates.has(i)) continue;
       if (n.idempotencyKey !== null) {
         const k = keyOf(n.tenant, n.idempotencyKey);
         if (firstByKey.has(k)) continue;
@@ -122,6 +136,12 @@ export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditIn
     const existed: boolean[] = [];
     for (let i = 0; i < p.jobs.length; i++) {
       const n = p.jobs[i];
+      const dup = duplicates.get(i);
+      if (dup !== undefined) {
+        jobs.push(dup);
+        existed.push(true);
+        continue;
+      }
       const mine = byId.get(n.id);
       if (mine !== undefined && (n.idempotencyKey === null || firstByKey.get(keyOf(n.tenant, n.idempotencyKey)) === i)) {
         jobs.push(mine);
@@ -135,6 +155,9 @@ export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditIn
       jobs.push(j);
       existed.push(true);
     }
+    const changed = await applyInsertExtras(tx, p, { jobs, existed });
+    // Jobs released at insert (their parents had ended) are work too.
+    await notifyWake(tx, c.channel, [...jobs.filter((j, i) => !existed[i]), ...changed].filter((j) => j.status === 'pending').map((j) => j.tenant));
     return { jobs, existed };
   });
 }
@@ -179,6 +202,10 @@ export async function jobApply(c: Ctx, p: { tenant: string; id: string; event: J
     const r = transition(before, p.event, p.now);
     await writeResults(tx, [r]);
     const after = r.job;
+    if (isTerminal(after.status) && !isTerminal(before.status)) {
+      const released = await onJobsEnded(tx, [after], p.now);
+      await notifyWake(tx, c.channel, released.filter((j) => j.status === 'pending').map((j) => j.tenant));
+    }
     const specChanged = p.event.type === 'modify' || (p.event.type === 'retry' && p.event.patch !== undefined);
     if (specChanged) {
       await tx`UPDATE jobs SET type = ${after.type}, name = ${after.name}, queue = ${after.queue}, priority = ${after.priority},
@@ -232,9 +259,9 @@ export async function jobListReady(sql: Db, p: { tenants: string[]; queues?: str
   if (!allQueues && p.queues!.length === 0) return [];
   const rows = await sql`SELECT j.* FROM queues q CROSS JOIN LATERAL (
       SELECT * FROM jobs j WHERE j.status = 'pending' AND j.tenant = q.tenant AND j.queue = q.name AND j.type = ANY(${p.types}::text[])
-      ORDER BY j.priority DESC, j.run_at, j.created_at, j.id LIMIT ${p.limit}) j
+      ORDER BY GREATEST(j.priority, j.inherited_priority) DESC, j.run_at, j.created_at, j.id LIMIT ${p.limit}) j
     WHERE q.tenant = ANY(${p.tenants}::text[]) AND NOT q.paused ${allQueues ? sql`` : sql`AND q.name = ANY(${p.queues!}::text[])`}
-    ORDER BY j.priority DESC, j.run_at, j.created_at, j.id LIMIT ${p.limit}`;
+    ORDER BY GREATEST(j.priority, j.inherited_priority) DESC, j.run_at, j.created_at, j.id LIMIT ${p.limit}`;
   return rows.map((r) => jobFromRow(r as JobRow));
 }
 

@@ -6,7 +6,8 @@
  */
 import { isBatonError } from '../../core/errors.ts';
 import type { Report } from '../../core/protocol.ts';
-import { transition, type JobEvent, type TransitionResult } from '../../core/transition.ts';
+import { isTerminal, transition, type JobEvent, type TransitionResult } from '../../core/transition.ts';
+import { onJobsEnded } from './graph.ts';
 import type { Job, LogEntry } from '../../core/types.ts';
 import type { Fence, ReportOutcome } from '../types.ts';
 import { inTx, type Db } from './db.ts';
@@ -105,6 +106,9 @@ export async function reportApplyMany(c: Ctx, p: { workerId: string; reports: Re
       }
     });
     await writeResults(tx, out.results);
+    // Jobs this batch ended: release or cancel their children in this same transaction.
+    const ended = [...new Set(out.results.map((r) => r.job.id))].map((id) => jobs.get(id)!).filter((j) => isTerminal(j.status));
+    if (ended.length > 0) out.wake.push(...(await onJobsEnded(tx, ended, p.now)).filter((j) => j.status === 'pending').map((j) => j.tenant));
     if (out.logs.length > 0) {
       const l = out.logs;
       // ORDER BY ord: log ids (the seq clients page by) follow the order the worker sent.
@@ -164,6 +168,7 @@ export async function leaseReapExpired(c: Ctx, p: { now: number; limit: number; 
       ORDER BY lease_expires_at LIMIT ${p.limit} FOR UPDATE SKIP LOCKED`;
     const results = rows.map((row) => transition(jobFromRow(row as JobRow), { type: 'lease_expired', random: p.random() }, p.now));
     await writeResults(tx, results);
+    await onJobsEnded(tx, results.map((r) => r.job).filter((j) => isTerminal(j.status)), p.now);
     await notifyWake(tx, c.channel, results.map((r) => r.job.tenant));
     return results.map((r) => r.job);
   });

@@ -48,6 +48,9 @@ export function jobFromRow(r: JobRow, attempts: Attempt[] = []): Job {
     startedAt: r.started_at as number | null,
     completedAt: r.completed_at as number | null,
     attempts,
+    graphId: (r.graph_id as string | null | undefined) ?? null,
+    uniqueKey: (r.unique_key as string | null | undefined) ?? null,
+    template: (r.template as string | null | undefined) ?? null,
   };
 }
 

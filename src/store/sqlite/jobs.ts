@@ -4,9 +4,10 @@
  */
 import { BatonError, isBatonError } from '../../core/errors.ts';
 import type { NewJob } from '../../core/spec.ts';
-import { transition, type JobEvent } from '../../core/transition.ts';
+import { isTerminal, transition, type JobEvent } from '../../core/transition.ts';
 import type { AuditInput, Job, JobType } from '../../core/types.ts';
-import type { AssignmentInput, Fence, InsertResult, JobListFilter, Page } from '../types.ts';
+import type { AssignmentInput, Fence, InsertResult, JobInsertOptions, JobListFilter, Page } from '../types.ts';
+import { applyInsertExtras, checkUniqueKeys, onJobsEnded } from './graph.ts';
 import type { Sql } from './db.ts';
 import { attemptFromRow, jobFromNew, jobFromRow, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, type AttemptRow, type JobRow } from './rows.ts';
 import { checkFence } from './leaders.ts';
@@ -19,26 +20,37 @@ const DELETE_TAGS = 'DELETE FROM job_tags WHERE job_id = ?';
 const SELECT_BY_KEY = 'SELECT * FROM jobs WHERE tenant = ? AND idempotency_key = ?';
 const SELECT_ATTEMPTS = 'SELECT * FROM job_attempts WHERE job_id = ? ORDER BY attempt';
 
-function insertJobRow(sql: Sql, job: Job): void {
+/** Inserts one job row and its tags (inside the caller's transaction). */
+export function insertJobRow(sql: Sql, job: Job): void {
   sql.stmt(INSERT_JOB).run(job.id, job.tenant, job.createdAt, ...specValues(job), ...stateValues(job));
   for (const tag of job.tags) sql.stmt(INSERT_TAG).run(job.id, tag, job.tenant);
 }
 
 /** Inserts a batch in one transaction; see Store.jobInsertMany. */
-export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput }): InsertResult {
+export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput } & JobInsertOptions): InsertResult {
   const run = () => sql.write((): InsertResult => {
     const jobs: Job[] = [];
     const existed: boolean[] = [];
     // Idempotency keys seen in this batch: a repeat returns the first job, as a repeat request would.
     const byKey = new Map<string, Job>();
     const queuesSeen = new Set<string>();
-    for (const n of p.jobs) {
+    const duplicates = checkUniqueKeys(sql, p.jobs, p.extras);
+    for (const [i, n] of p.jobs.entries()) {
+      const dup = duplicates.get(i);
+      if (dup !== undefined) {
+        jobs.push(dup);
+        existed.push(true);
+        continue;
+      }
       if (n.idempotencyKey !== null) {
         const mapKey = `${n.tenant}\u0000${n.idempotencyKey}`;
         let prior = byKey.get(mapKey);
         if (prior === undefined) {
           const row = sql.stmt(SELECT_BY_KEY).get(n.tenant, n.idempotencyKey) as JobRow | undefined;
-          if (row !== undefined) {
+          if (row !== undefined && p.idempotencyRetentionMs !== undefined && row.created_at < n.createdAt - p.idempotencyRetentionMs) {
+            // Past its retention window the key is free again: the old job keeps no key.
+            sql.stmt('UPDATE jobs SET idempotency_key = NULL WHERE id = ?').run(row.id);
+          } else if (row !== undefined) {
             prior = jobFromRow(row);
             byKey.set(mapKey, prior);
           }
@@ -67,6 +79,7 @@ export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput 
       jobs.push(job);
       existed.push(false);
     }
+    applyInsertExtras(sql, p, { jobs, existed });
     if (p.audit && p.jobs.length > 0) writeAudit(sql, p.jobs[0].tenant, p.audit, p.jobs[0].createdAt);
     return { jobs, existed };
   });
@@ -115,6 +128,7 @@ export function jobApply(sql: Sql, p: { tenant: string; id: string; event: JobEv
     const specChanged = p.event.type === 'modify' || (p.event.type === 'retry' && p.event.patch !== undefined);
     writeTransition(sql, r, { spec: specChanged });
     const after = r.job;
+    if (isTerminal(after.status) && !isTerminal(before.status)) onJobsEnded(sql, [after], p.now);
     if (specChanged) {
       if (after.queue !== before.queue) ensureQueue(sql, after.tenant, after.queue, p.now);
       if (JSON.stringify(after.tags) !== JSON.stringify(before.tags)) {
@@ -152,9 +166,10 @@ const READY_QUEUES_ALL = `SELECT tenant, name FROM queues
 const READY_QUEUES_SOME = `SELECT tenant, name FROM queues
   WHERE tenant IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)) AND paused = 0`;
 // Walks jobs_ready of one (tenant, queue) in index order: no sort, and stops after LIMIT rows.
-const READY_IN_QUEUE = `SELECT id, priority, run_at, created_at FROM jobs INDEXED BY jobs_ready
+// The rank is the larger of a job's own and its inherited priority (003_workflows.sql).
+const READY_IN_QUEUE = `SELECT id, max(priority, inherited_priority) AS priority, run_at, created_at FROM jobs INDEXED BY jobs_ready
   WHERE status = 'pending' AND tenant = ? AND queue = ? AND type IN (SELECT value FROM json_each(?))
-  ORDER BY priority DESC, run_at, created_at, id LIMIT ?`;
+  ORDER BY max(priority, inherited_priority) DESC, run_at, created_at, id LIMIT ?`;
 
 type ReadyKeyRow = Pick<JobRow, 'id' | 'priority' | 'run_at' | 'created_at'>;
 

@@ -4,7 +4,8 @@
  */
 import { isBatonError } from '../../core/errors.ts';
 import type { Report } from '../../core/protocol.ts';
-import { transition, type JobEvent } from '../../core/transition.ts';
+import { isTerminal, transition, type JobEvent } from '../../core/transition.ts';
+import { onJobsEnded } from './graph.ts';
 import type { Job, LogEntry } from '../../core/types.ts';
 import type { Fence, ReportOutcome } from '../types.ts';
 import type { Sql } from './db.ts';
@@ -63,6 +64,7 @@ function applyOne(sql: Sql, workerId: string, r: Report, now: number, random: ()
   }
   const res = transition(job, eventOf(r, random), now);
   writeTransition(sql, res);
+  if (isTerminal(res.job.status)) onJobsEnded(sql, [res.job], now);
   return { ok: true, job: res.job };
 }
 
@@ -118,6 +120,7 @@ export function leaseReapExpired(sql: Sql, p: { now: number; limit: number; rand
     return rows.map((row) => {
       const res = transition(jobFromRow(row), { type: 'lease_expired', random: p.random() }, p.now);
       writeTransition(sql, res);
+      if (isTerminal(res.job.status)) onJobsEnded(sql, [res.job], p.now);
       return res.job;
     });
   });

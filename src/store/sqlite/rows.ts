@@ -37,6 +37,9 @@ export interface JobRow {
   updated_at: number;
   started_at: number | null;
   completed_at: number | null;
+  graph_id?: string | null;
+  unique_key?: string | null;
+  template?: string | null;
 }
 
 function json(v: unknown): string | null {
@@ -80,6 +83,9 @@ export function jobFromRow(r: JobRow, attempts: Attempt[] = []): Job {
     startedAt: r.started_at,
     completedAt: r.completed_at,
     attempts,
+    graphId: r.graph_id ?? null,
+    uniqueKey: r.unique_key ?? null,
+    template: r.template ?? null,
   };
 }
 

@@ -40,6 +40,7 @@ export class FunctionExecutor implements Executor {
         if (live) ctx.progress(pct);
       },
       signal: deadline.signal,
+      parents: a.parents ?? {},
     };
     const stopped = new Promise<ExecOutcome>((resolve) => {
       const onAbort = (): void =>
