@@ -89,6 +89,17 @@ export interface ScheduleSpec {
   paused: boolean;
 }
 
+/** Job fields a schedule's job may not carry, and why. */
+const REFUSED_JOB_FIELDS: ReadonlyArray<[string, string]> = [
+  ['runAt', 'a scheduled job runs at its fire time; remove it'],
+  ['delayMs', 'a scheduled job runs at its fire time; remove it (use jitterMs to spread fires)'],
+  ['idempotencyKey', 'a scheduled job may not have one: each fire is its own job, unique by schedule and fire time'],
+  // Graph fields name other jobs of one submission; a fire submits a single job.
+  ['ref', 'a scheduled job cannot be part of a job graph'],
+  ['dependsOn', 'a scheduled job cannot be part of a job graph'],
+  ['onFailure', 'a scheduled job cannot be part of a job graph'],
+];
+
 /** A checked schedule: its settings, its compiled expression and the first fire to arm. */
 export interface NormalizedSchedule {
   spec: ScheduleSpec;
@@ -100,19 +111,16 @@ export interface NormalizedSchedule {
 /**
  * Checks a schema-valid schedule input and fills its defaults. The job is checked as
  * POST /v1/jobs would check it (errors name `job.…`), and may not carry `runAt`/`delayMs` (a
- * fire's job runs at its fire time) or `idempotencyKey` (it would fold every fire into one job;
- * each fire is already unique by schedule and fire time).
+ * fire's job runs at its fire time), `idempotencyKey` (it would fold every fire into one job;
+ * each fire is already unique by schedule and fire time) or job-graph fields.
  *
  * @throws BatonError BATON_E_VALIDATION naming the field: `cron`, `timezone`, `job.*`, `endAt`
  *   (before startAt, or no fire left in the window).
  */
 export function normalizeScheduleInput(input: ScheduleInput, ctx: { tenant: string }, now: number): NormalizedSchedule {
   const cron = parseCron(input.cron, input.timezone ?? 'UTC');
-  for (const f of ['runAt', 'delayMs', 'idempotencyKey'] as const) {
-    if (input.job[f] !== undefined) {
-      throw invalid(`job.${f}`, f === 'idempotencyKey' ? 'a scheduled job may not have one: each fire is its own job' : 'a scheduled job runs at its fire time; remove it');
-    }
-  }
+  const job = input.job as Record<string, unknown>;
+  for (const [f, why] of REFUSED_JOB_FIELDS) if (job[f] !== undefined) throw invalid(`job.${f}`, why);
   // Only for the checks: the id is never stored.
   normalizeJobInput(input.job, { id: 'schedule-check', tenant: ctx.tenant }, now, 'job');
   const startAt = input.startAt === undefined ? null : parseInstant(input.startAt, 'startAt');

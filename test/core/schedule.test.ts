@@ -79,6 +79,7 @@ describe('schedule input', () => {
       [{ job: { type: 'command', payload: { argv: ['x'] }, delayMs: 5 } }, 'job.delayMs'],
       [{ job: { type: 'command', payload: { argv: ['x'] }, idempotencyKey: 'k' } }, 'job.idempotencyKey'],
       [{ job: { type: 'command', payload: {} } }, 'job.payload.argv'],
+      [{ job: { type: 'command', payload: { argv: ['x'] }, dependsOn: ['a'] } as unknown as ScheduleInputT['job'] }, 'job.dependsOn'],
       [{ startAt: '2026-07-01T00:00:00Z', endAt: '2026-07-01T00:00:00Z' }, 'endAt'],
       [{ endAt: '2026-05-01T00:00:00Z' }, 'endAt'],
       // A window with no 03:00 in it.
