@@ -46,6 +46,8 @@ export interface ClaimResult {
   listReady: Percentiles;
   /** jobAssignMany alone, ms. */
   assign: Percentiles;
+  /** Jobs claimed over all rounds; they are pending again afterwards, on top of the backlog. */
+  claimed: number;
 }
 
 /**
@@ -69,16 +71,18 @@ export async function measureClaims(url: string, o: { rounds: number; slots: num
     const total: number[] = [];
     const list: number[] = [];
     const assign: number[] = [];
+    let claimed = 0;
     for (let i = 0; i < o.rounds; i++) {
       const t0 = performance.now();
       const ready = await store.jobListReady({ tenants: [TENANT], types: ['function'], limit: o.slots * 4 });
       const t1 = performance.now();
       const at = Date.now();
-      await store.jobAssignMany({
+      const got = await store.jobAssignMany({
         assignments: ready.slice(0, o.slots).map((j) => ({ jobId: j.id, workerId, leaseToken: uuidv7(), leaseExpiresAt: at })),
         now: at,
       });
       const t2 = performance.now();
+      claimed += got.length;
       list.push(t1 - t0);
       assign.push(t2 - t1);
       total.push(t2 - t0);
@@ -89,7 +93,7 @@ export async function measureClaims(url: string, o: { rounds: number; slots: num
     // Hand the claimed jobs back now, so a server started on this store does not begin by
     // reaping thousands of leases (that spike, not the backlog, would set its peak RSS).
     while ((await store.leaseReapExpired({ now: Date.now() + 1, limit: 1000, random: Math.random })).length > 0);
-    return { rounds: o.rounds, slots: o.slots, claim: percentiles(total), listReady: percentiles(list), assign: percentiles(assign) };
+    return { rounds: o.rounds, slots: o.slots, claim: percentiles(total), listReady: percentiles(list), assign: percentiles(assign), claimed };
   } finally {
     await store.close();
   }

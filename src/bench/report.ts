@@ -59,7 +59,7 @@ export function rowsOf(r: StoreResults, connections: number): Row[] {
   for (const b of r.backlog ?? []) {
     const ratio = base && b !== base ? ` (${(b.claims.claim.p99 / base.claims.claim.p99).toFixed(2)}x)` : '';
     rows.push([`${s}: claim of ${b.claims.slots}, ${f0(b.pending)} pending, p50/p99 ms`, `${f1(b.claims.claim.p50)} / ${f1(b.claims.claim.p99)}${ratio}`, b === base ? '(base)' : 'p99 <= 1.5x base', '-']);
-    rows.push([`${s}: drain ${f0(b.drain.result.completed)} of ${f0(b.pending)} pending`, `${f0(b.drain.result.jobsPerSec)} jobs/s`, b === base ? '(base)' : 'RSS flat', mem(b.drain.memory)]);
+    rows.push([`${s}: drain ${f0(b.drain.result.completed)} of ${f0(b.pendingAtDrain)} pending`, `${f0(b.drain.result.jobsPerSec)} jobs/s`, b === base ? '(base)' : 'RSS flat', mem(b.drain.memory)]);
     rows.push([`${s}: server RSS at start, ${f0(b.pending)} pending`, mem(b.drain.memoryAtStart), b === base ? '(base)' : 'RSS flat', mem(b.drain.memoryAtStart)]);
   }
   return rows;

@@ -201,6 +201,8 @@ export async function scenarioPickup(env: ScenarioEnv): Promise<ServerRun<Pickup
 /** Scenario 4 at one backlog size. */
 export interface BacklogResult {
   pending: number;
+  /** Pending when the server started: the backlog plus the claim rounds' jobs, reaped back. */
+  pendingAtDrain: number;
   load: { seconds: number; rowsPerSec: number };
   claims: ClaimResult;
   /** Drain of the first `bigDrain` jobs out of the backlog by the worker processes. */
@@ -221,14 +223,15 @@ export async function scenarioBacklog(env: ScenarioEnv, pending: number): Promis
     const pc = bar(env, `claims with ${pending} pending`, env.opts.claimRounds);
     const claims = await measureClaims(store.store, { rounds: env.opts.claimRounds, slots: env.opts.capacity, progress: pc });
     pc.finish(`p99 ${claims.claim.p99.toFixed(2)} ms`);
-    const k = Math.min(env.opts.bigDrain, pending);
-    const pd = bar(env, `drain ${k} of ${pending}`, k);
+    const pendingAtDrain = pending + claims.claimed;
+    const k = Math.min(env.opts.bigDrain, pendingAtDrain);
+    const pd = bar(env, `drain ${k} of ${pendingAtDrain}`, k);
     const drain = await withServer(env, store, `big${pending}`, async (srv) => {
       const workers = await runWorkersUntil(env, srv, k, pd, Math.max(120_000, k * 4));
       await Promise.all(workers.map((w) => stopBaton(w)));
       return drainWindow(srv);
     });
     pd.finish(`${Math.round(drain.result.jobsPerSec)} jobs/s`);
-    return { pending, load, claims, drain: await withProfile(env, `big${pending}`, drain) };
+    return { pending, pendingAtDrain, load, claims, drain: await withProfile(env, `big${pending}`, drain) };
   });
 }
