@@ -87,7 +87,7 @@ export async function measureClaims(url: string, o: { rounds: number; slots: num
       assign.push(t2 - t1);
       total.push(t2 - t0);
       // Topped up outside the timing so the number of pending jobs stays what is being measured.
-      await store.jobInsertMany({ jobs: newJobs(ready.slice(0, o.slots).length) });
+      await store.jobInsertMany({ jobs: newJobs(got.length) });
       o.progress.tick();
     }
     // Hand the claimed jobs back now, so a server started on this store does not begin by
