@@ -111,12 +111,19 @@ it('answers 503 while PostgreSQL restarts, loses no accepted job, and resumes by
 
   // Every job the API accepted exists and completes; the long job's held result arrives.
   const ids = [...accepted, long.id];
+  let stuck: unknown = null;
   await until('every accepted job to complete', async () => {
     for (let i = 0; i < ids.length; i += 50) {
       const page = await Promise.all(ids.slice(i, i + 50).map((id) => c.getJob(id)));
-      if (page.some((j) => j.status !== 'completed')) return false;
+      const open = page.find((j) => j.status !== 'completed');
+      if (open) {
+        stuck = open;
+        return false;
+      }
     }
     return true;
-  }, 90_000, 500);
+  }, 60_000, 500).catch((e: Error) => {
+    throw new Error(`${e.message}; still open: ${JSON.stringify(stuck)}\nserver: ${server.output().slice(-3000)}\nworker: ${worker.output().slice(-3000)}`);
+  });
   expect(worker.child.exitCode).toBeNull();
 }, 180_000);

@@ -37,7 +37,7 @@ export function isConnectionError(e: unknown): boolean {
  * already filed it among the closed ones, from where the pool reconnects it.
  */
 export async function inTx<T>(pool: Pool, fn: (tx: Db) => Promise<T>): Promise<T> {
-  const tx = await pool.reserve();
+  const tx = await reserveWithin(pool, RESERVE_TIMEOUT_MS);
   let dead = false;
   try {
     await tx`BEGIN`;
@@ -56,6 +56,34 @@ export async function inTx<T>(pool: Pool, fn: (tx: Db) => Promise<T>): Promise<T
     throw e;
   } finally {
     if (!dead) tx.release();
+  }
+}
+
+/**
+ * Longest wait for a pooled connection, ms. After PostgreSQL restarts, the client can leave a
+ * `reserve()` queued forever (seen with postgres 3.4.9 under load: the request it serves never
+ * answers); past this wait the caller gets BATON_E_UNAVAILABLE (a 503) instead of hanging.
+ */
+export const RESERVE_TIMEOUT_MS = Number(process.env.BATON_PG_RESERVE_TIMEOUT_MS ?? 10_000);
+
+/** `pool.reserve()` that gives up after `ms`; a connection that arrives later is released at once. */
+async function reserveWithin(pool: Pool, ms: number): Promise<Awaited<ReturnType<Pool['reserve']>>> {
+  let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
+  const pending = pool.reserve();
+  try {
+    return await Promise.race([
+      pending,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          reject(new BatonError('BATON_E_UNAVAILABLE', `no PostgreSQL connection became free within ${ms} ms`));
+        }, ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (timedOut) pending.then((c) => c.release(), () => undefined);
   }
 }
 
