@@ -14,10 +14,12 @@ import { registerMigrate } from './commands/migrate.ts';
 import { registerQueues } from './commands/queues.ts';
 import { registerServer } from './commands/server.ts';
 import { registerSubmit } from './commands/submit.ts';
+import { registerTemplates } from './commands/templates.ts';
 import { registerTenants } from './commands/tenants.ts';
 import { registerTokens } from './commands/tokens.ts';
 import { registerWorker } from './commands/worker.ts';
 import { registerWorkers } from './commands/workers.ts';
+import { registerWorkflowCommands } from './commands/workflows.ts';
 import { DEFAULT_URL, resolveConnection } from './context.ts';
 import { formatError } from './output.ts';
 
@@ -40,6 +42,8 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerSubmit(program);
   registerJobs(program);
+  registerWorkflowCommands(program);
+  registerTemplates(program);
   registerQueues(program);
   registerWorkers(program);
   registerTokens(program);

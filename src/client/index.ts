@@ -20,6 +20,7 @@ import type {
   TokenView,
   WorkerView,
 } from '../core/api.ts';
+import type { BulkResultView, JobGraphView, TemplateView } from '../core/api.ts';
 import type { JobInput, JobPatchInput } from '../core/spec.ts';
 import type { JobError, JobStatus, JobType, Role } from '../core/types.ts';
 import { BatonClientError, Transport, isBatonClientError, type BatonClientOptions } from './http.ts';
@@ -83,6 +84,18 @@ export interface WaitOptions {
 }
 
 /** A client of one Baton server. Every method throws BatonClientError on failure. */
+/** Filter of bulk operations: every field given must match; times are ISO 8601. */
+export interface BulkFilterInput {
+  status?: JobStatus;
+  queue?: string;
+  type?: JobType;
+  tag?: string;
+  createdAfter?: string;
+  createdBefore?: string;
+  /** `name` (any version) or `name@version`. */
+  template?: string;
+}
+
 export class BatonClient {
   private readonly http: Transport;
 
@@ -215,6 +228,57 @@ export class BatonClient {
   /** GET /v1/jobs/:id/result — the result of a completed job (BATON_E_NO_RESULT before that). */
   result(id: string): Promise<ResultView> {
     return this.http.json({ method: 'GET', path: `/v1/jobs/${seg(id)}/result` });
+  }
+
+  /** POST /v1/jobs from a template: `ref` is `name` (latest) or `name@version`; `overrides` are job fields laid over the rendered job. */
+  submitTemplate(ref: string, params: Record<string, unknown> = {}, overrides: Partial<JobInput> = {}): Promise<JobView> {
+    return this.http.json({ method: 'POST', path: '/v1/jobs', body: { ...overrides, template: ref, params } });
+  }
+
+  /** POST /v1/jobs/batch with a graph-level compensation job, created once when any job of the graph fails. */
+  submitGraph(jobs: (JobInput | ({ template: string; params?: Record<string, unknown> } & Partial<JobInput>))[], opts: { onFailure?: JobInput } = {}): Promise<BatchResultView> {
+    return this.http.json({ method: 'POST', path: '/v1/jobs/batch', body: { jobs, ...(opts.onFailure ? { onFailure: opts.onFailure } : {}) } });
+  }
+
+  /** GET /v1/jobs/:id/graph — the jobs joined to this one by dependencies, and the edges. */
+  jobGraph(id: string): Promise<JobGraphView> {
+    return this.http.json({ method: 'GET', path: `/v1/jobs/${seg(id)}/graph` });
+  }
+
+  /** POST /v1/jobs/bulk/:action — cancel, retry or delete every job matching `filter`, or the jobs listed in `ids`. */
+  bulk(action: 'cancel' | 'retry' | 'delete', target: { filter?: BulkFilterInput; ids?: string[]; reason?: string }): Promise<BulkResultView> {
+    return this.http.json({ method: 'POST', path: `/v1/jobs/bulk/${action}`, body: target });
+  }
+
+  /** POST /v1/templates — saves the next version of a template. */
+  createTemplate(t: { name: string; spec: Record<string, unknown>; paramsSchema?: Record<string, unknown>; description?: string }): Promise<TemplateView> {
+    return this.http.json({ method: 'POST', path: '/v1/templates', body: t });
+  }
+
+  /** GET /v1/templates — the latest version of every template. */
+  async listTemplates(): Promise<TemplateView[]> {
+    return (await this.http.json<{ templates: TemplateView[] }>({ method: 'GET', path: '/v1/templates' })).templates;
+  }
+
+  /** GET /v1/templates/:name (latest) or /v1/templates/:name/versions/:version. */
+  getTemplate(name: string, version?: number): Promise<TemplateView> {
+    const path = version === undefined ? `/v1/templates/${seg(name)}` : `/v1/templates/${seg(name)}/versions/${version}`;
+    return this.http.json({ method: 'GET', path });
+  }
+
+  /** GET /v1/templates/:name/versions — every version, oldest first. */
+  async templateVersions(name: string): Promise<TemplateView[]> {
+    return (await this.http.json<{ versions: TemplateView[] }>({ method: 'GET', path: `/v1/templates/${seg(name)}/versions` })).versions;
+  }
+
+  /** GET /v1/templates/export — every version of every template as a `templates/v1` document. */
+  exportTemplates(): Promise<{ baton: string; templates: unknown[] }> {
+    return this.http.json({ method: 'GET', path: '/v1/templates/export' });
+  }
+
+  /** POST /v1/templates/import — imports a `templates/v1` document, all or nothing. */
+  importTemplates(doc: unknown): Promise<{ created: number; skipped: number }> {
+    return this.http.json({ method: 'POST', path: '/v1/templates/import', body: doc });
   }
 
   /** GET /v1/queues — every queue of the tenant with its counts by status. */

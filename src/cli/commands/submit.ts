@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { JobView } from '../../core/api.ts';
 import type { JobInput } from '../../core/spec.ts';
+import { templateSubmission } from './template-submit.ts';
 import { clientFor, collect, parseIntFlag, parsePairs, usage } from '../context.ts';
 import { printJson } from '../output.ts';
 
@@ -35,6 +36,8 @@ interface SubmitFlags {
   jsonOutput?: boolean;
   wait?: boolean;
   waitTimeout?: string;
+  template?: string;
+  param?: string[];
 }
 
 /** Registers `baton submit` on the program. */
@@ -63,14 +66,21 @@ export function registerSubmit(program: Command): void {
     .option('--body <text>', 'http job: request body')
     .option('--function <handler>', 'function job: registered handler name')
     .option('--args <json>', 'function job: arguments as JSON')
+    .option('--template <ref>', 'submit from a template: name (latest) or name@version')
+    .option('--param <k=v>', 'with --template: a parameter; JSON values keep their type (repeatable)', collect)
     .option('--json <file>', 'a whole job input as JSON, from FILE or - for stdin; other flags override its fields')
     .option('--json-output', 'print the submitted job as JSON instead of its id')
     .option('--wait', 'wait for the job to end; exit 1 unless it completed')
     .option('--wait-timeout <ms>', 'with --wait: give up waiting after this long (exit 1)')
     .action(async (command: string[], flags: SubmitFlags, cmd: Command) => {
-      const input = buildJobInput(command, flags);
       const client = clientFor(cmd);
-      const job = await client.submit(input);
+      let job: JobView;
+      if (flags.template !== undefined) {
+        const t = templateSubmission(command, flags);
+        job = await client.submitTemplate(t.ref, t.params, t.overrides);
+      } else {
+        job = await client.submit(buildJobInput(command, flags));
+      }
       if (!flags.wait) {
         if (flags.jsonOutput) printJson(job);
         else process.stdout.write(`${job.id}\n`);
