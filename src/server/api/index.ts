@@ -5,7 +5,7 @@
  * route and listens.
  */
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authenticate, requireRole, TENANT_HEADER } from '../auth.ts';
 import type { ServerContext } from '../context.ts';
 import { auditRoutes } from './audit.ts';
@@ -46,7 +46,7 @@ export async function buildHttpApp(ctx: ServerContext): Promise<FastifyInstance>
     loggerInstance: ctx.log,
     bodyLimit: ctx.config.bodyLimitBytes,
     // One info line per request drowns the log of a busy server; requests are logged at debug below.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, useDefaults: false } },
   }) as unknown as FastifyInstance;
 
