@@ -3,8 +3,8 @@
  * bigint parsing), numbered migrations applied under an advisory lock, and the mapping of driver
  * errors to BatonErrors.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { loadMigrationsFrom, type Migration } from '../migrations.ts';
 import postgres from 'postgres';
 import { BatonError, isBatonError } from '../../core/errors.ts';
 
@@ -139,28 +139,11 @@ export function connect(target: PgTarget, max: number): Pool {
   });
 }
 
-/** One migration file: `NNN_name.sql`. */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
 /** The migrations shipped with this build, in version order. */
 export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
-  const out: Migration[] = [];
-  for (const file of readdirSync(dir)) {
-    const m = /^(\d+)_([\w-]+)\.sql$/.exec(file);
-    if (!m) continue;
-    out.push({ version: Number(m[1]), name: m[2], sql: readFileSync(`${dir}/${file}`, 'utf8') });
-  }
-  out.sort((a, b) => a.version - b.version);
-  for (let i = 1; i < out.length; i++) {
-    if (out[i].version === out[i - 1].version) throw new Error(`two migrations share version ${out[i].version}`);
-  }
-  return out;
+  return loadMigrationsFrom(dir);
 }
 
 /** First key of the two-int advisory lock that guards migrations (ASCII "BTN1"). */

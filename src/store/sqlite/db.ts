@@ -2,9 +2,10 @@
  * The SQLite connection Baton's embedded store runs on: opening (pragmas), numbered migrations
  * read from ./migrations, and a cache of prepared statements shared by the store's parts.
  */
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadMigrationsFrom, type Migration } from '../migrations.ts';
 import Database from 'better-sqlite3';
 
 /** How durable each commit is: FULL syncs the WAL on every commit, NORMAL only at checkpoints. */
@@ -51,28 +52,11 @@ export function openDatabase(path: string, synchronous: SyncMode): Sql {
   };
 }
 
-/** One migration file: `NNN_name.sql`. */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
 /** The migrations shipped with this build, in version order. */
 export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
-  const out: Migration[] = [];
-  for (const file of readdirSync(dir)) {
-    const m = /^(\d+)_([\w-]+)\.sql$/.exec(file);
-    if (!m) continue;
-    out.push({ version: Number(m[1]), name: m[2], sql: readFileSync(`${dir}/${file}`, 'utf8') });
-  }
-  out.sort((a, b) => a.version - b.version);
-  for (let i = 1; i < out.length; i++) {
-    if (out[i].version === out[i - 1].version) throw new Error(`two migrations share version ${out[i].version}`);
-  }
-  return out;
+  return loadMigrationsFrom(dir);
 }
 
 /**
