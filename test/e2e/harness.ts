@@ -112,7 +112,7 @@ export async function startServerProcess(p: { dataDir: string; port: number; env
       const r = await fetch(`${url}/readyz`);
       return r.ok;
     },
-    30_000,
+    60_000,
   );
   const token = p.token ?? (await readFile(path.join(p.dataDir, 'admin-token'), 'utf8')).trim();
   return { ...proc, url, token, client: new BatonClient({ url, token }) };
@@ -142,7 +142,7 @@ export async function startWorkerProcess(server: { url: string; token: string; c
       if (proc.child.exitCode !== null) throw new Error(`worker exited: ${proc.output()}`);
       return (await server.client.workers()).some((w) => w.name === p.name && w.status !== 'offline');
     },
-    30_000,
+    60_000,
   );
   return proc;
 }
