@@ -37,6 +37,7 @@ export const ERRORS = {
   BATON_E_HANDLER_NOT_FOUND: { status: 400, doc: 'A function job named a handler that the worker has not registered.' },
   BATON_E_EXECUTION_FAILED: { status: 500, doc: 'A job attempt failed (non-zero exit, HTTP error status, thrown exception); details are on the attempt.' },
   BATON_E_WAIT_TIMEOUT: { status: 408, doc: 'A client (`baton submit --wait`, `waitForJob`) stopped waiting before the job ended; the job itself goes on — wait again or cancel it.' },
+  BATON_E_DEADLINE_EXCEEDED: { status: 409, doc: 'The job did not start by its `deadline`, so it failed with reason `deadline_exceeded` (it is not retried on its own).' },
   BATON_E_NOT_LEADER: { status: 409, doc: 'A server that lost the leadership of a cluster-wide duty tried a leader-only write; it was refused (internal: the server steps down).' },
   BATON_E_CLI_USAGE: { status: 400, doc: 'The `baton` command line was given missing or invalid options.' },
   BATON_E_CONFIG: { status: 400, doc: 'A server or worker setting (flag or BATON_* variable) is invalid.' },

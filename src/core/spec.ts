@@ -54,6 +54,11 @@ export const jobInputProperties = {
   uniqueKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   /** What a duplicate uniqueKey gets: `refuse` (409 BATON_E_DUPLICATE, the default) or `return` (the existing job). */
   onDuplicate: Type.Optional(Type.Union([Type.Literal('refuse'), Type.Literal('return')])),
+  /** Not started by this instant → failed with reason `deadline_exceeded`; earlier deadlines go first within a priority. */
+  deadline: Type.Optional(Type.String({ format: 'date-time' })),
+  /** Jobs of a tenant sharing this key run at most `concurrencyLimit` (default 1) at once, cluster-wide. */
+  concurrencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  concurrencyLimit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
 };
 
 /** A job input without graph fields: the shape of an `onFailure` (compensation) job. */
@@ -181,6 +186,9 @@ export function normalizeJobInput(input: PlainJobInput, ids: { id: string; tenan
   if (backoff.maxMs < backoff.initialMs) throw invalid(p('backoff.maxMs'), 'must be at least backoff.initialMs');
   const runAt =
     input.runAt !== undefined ? parseInstant(input.runAt, p('runAt')) : input.delayMs !== undefined ? now + input.delayMs : now;
+  const deadline = input.deadline === undefined ? null : parseInstant(input.deadline, p('deadline'));
+  if (deadline !== null && deadline < runAt) throw invalid(p('deadline'), 'must not be before the job may run (runAt / delayMs)');
+  if (input.concurrencyLimit !== undefined && input.concurrencyKey === undefined) throw invalid(p('concurrencyLimit'), 'needs a concurrencyKey');
   return {
     id: ids.id,
     tenant: ids.tenant,
@@ -200,6 +208,9 @@ export function normalizeJobInput(input: PlainJobInput, ids: { id: string; tenan
     idempotencyKey: input.idempotencyKey ?? null,
     tags: [...new Set(input.tags ?? [])],
     metadata: input.metadata ?? {},
+    // Set only when given, so jobs without them keep the shape they had.
+    ...(deadline !== null ? { deadline } : {}),
+    ...(input.concurrencyKey !== undefined ? { concurrencyKey: input.concurrencyKey, concurrencyLimit: input.concurrencyLimit ?? 1 } : {}),
     status: readyStatus(runAt, now),
     runAt,
     createdAt: now,

@@ -26,6 +26,7 @@ export type JobEvent =
   | ({ type: 'fail'; error: JobError; exitCode?: number | null; timedOut?: boolean; random: number } & LeaseRef)
   | { type: 'lease_expired'; random: number }
   | { type: 'cancel'; reason: string }
+  | { type: 'expire' }
   | { type: 'modify'; patch: Partial<JobSpec> & { runAt?: number } }
   | { type: 'retry'; patch?: Partial<JobSpec>; runAt?: number };
 
@@ -56,6 +57,8 @@ export const ALLOWED: Readonly<Record<JobEventType, ReadonlySet<JobStatus>>> = {
   fail: new Set(['assigned', 'running']),
   lease_expired: new Set(['assigned', 'running']),
   cancel: new Set(['blocked', 'scheduled', 'pending', 'assigned', 'running']),
+  // A job not started by its deadline fails; once assigned it has started in time.
+  expire: new Set(['blocked', 'scheduled', 'pending']),
   modify: new Set(['blocked', 'scheduled', 'pending']),
   retry: new Set(['failed', 'cancelled']),
 };
@@ -230,6 +233,13 @@ export function transition(job: Job, event: JobEvent, now: number): TransitionRe
           : null,
       };
     }
+
+    case 'expire':
+      next.status = 'failed';
+      next.reason = 'deadline_exceeded';
+      next.error = { code: 'BATON_E_DEADLINE_EXCEEDED', message: `job ${job.id} did not start by its deadline` };
+      next.completedAt = now;
+      return { job: next, attemptChange: null };
 
     case 'modify': {
       const { runAt, ...spec } = event.patch;

@@ -89,6 +89,12 @@ export interface JobSpec {
   idempotencyKey: string | null;
   tags: string[];
   metadata: Record<string, unknown>;
+  /** Latest start (epoch ms): not started by then, the job fails with reason `deadline_exceeded`. Null or absent: none. */
+  deadline?: number | null;
+  /** Jobs sharing this key (within a tenant) run at most `concurrencyLimit` at once, cluster-wide. */
+  concurrencyKey?: string | null;
+  /** Cap for `concurrencyKey`; null or absent means 1. */
+  concurrencyLimit?: number | null;
 }
 
 /** A job as stored: its spec plus its state. */
@@ -131,6 +137,10 @@ export interface Queue {
   name: string;
   paused: boolean;
   createdAt: number;
+  /** Share of the dispatcher's picks among the tenant's queues (deficit round-robin). Default 1. */
+  weight?: number;
+  /** Most jobs of the queue running at once, cluster-wide; null or absent: no cap. */
+  concurrencyLimit?: number | null;
 }
 
 /** Live counts of a queue, by status. */
@@ -165,6 +175,8 @@ export interface Tenant {
   id: string;
   name: string;
   createdAt: number;
+  /** Share of the dispatcher's picks when tenants compete for the same workers. Default 1. */
+  weight?: number;
 }
 
 /** A bearer token as stored: the secret itself is only ever kept hashed. */

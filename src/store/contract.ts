@@ -16,6 +16,7 @@ import { jobsContract } from './contract/jobs.ts';
 import { leadersContract } from './contract/leaders.ts';
 import { propertiesContract } from './contract/properties.ts';
 import { reportsContract } from './contract/reports.ts';
+import { schedulesContract } from './contract/schedules.ts';
 import { workflowsContract } from './contract/workflows.ts';
 import type { Store } from './types.ts';
 
@@ -47,5 +48,6 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
     leadersContract(ctx);
     propertiesContract(ctx);
     workflowsContract(ctx);
+    schedulesContract(ctx);
   });
 }

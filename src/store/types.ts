@@ -8,6 +8,7 @@ import type { ErrorCode } from '../core/errors.ts';
 import type { DependencyCondition } from '../core/graph.ts';
 import type { ParentRecord } from '../core/placeholders.ts';
 import type { Report } from '../core/protocol.ts';
+import type { ScheduleSpec } from '../core/schedule.ts';
 import type { NewJob } from '../core/spec.ts';
 import type { JobEvent } from '../core/transition.ts';
 import type {
@@ -160,6 +161,62 @@ export interface GraphNodeRecord {
   dependsOn: { job: string; on: DependencyCondition }[];
 }
 
+/** A schedule as stored: its normalised settings plus its firing state. */
+export interface ScheduleRecord extends ScheduleSpec {
+  id: string;
+  tenant: string;
+  /** The next fire to make; null when paused-and-finished or finished (endAt passed, maxExecutions reached). */
+  nextFireAt: number | null;
+  /** The newest fire made (or judged, for skipped ones); null before the first. */
+  lastFireAt: number | null;
+  /** Fires at or before this instant are never made: creation or last resume. */
+  since: number;
+  /** Fires that created a job (counts toward maxExecutions). */
+  executions: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What the cron service decided for one fire. */
+export type ScheduleRunDecision = 'started' | 'queued' | 'skipped' | 'cancelled_previous' | 'triggered';
+
+/** One fire of a schedule and what became of it. */
+export interface ScheduleRun {
+  scheduleId: string;
+  fireAt: number;
+  jobId: string | null;
+  decision: ScheduleRunDecision;
+  /** The status of the job now (its outcome once ended); null when no job was made. */
+  jobStatus: JobStatus | null;
+  createdAt: number;
+}
+
+/** One fire to make in scheduleFire: its instant and the job it creates (with jitter applied to runAt). */
+export interface FireInput {
+  fireAt: number;
+  job: NewJob;
+}
+
+/** What scheduleFire did. */
+export interface FireResult {
+  /** Runs written, in fire order (fires another server made already are absent). */
+  runs: ScheduleRun[];
+  /** Jobs created. */
+  jobs: Job[];
+  /** Attempts cancelled by `cancelPrevious` that were running: their workers should be told. */
+  stopped: { jobId: string; workerId: string; attempt: number }[];
+  /** False when the schedule was gone, paused, or already advanced past these fires: nothing written. */
+  advanced: boolean;
+}
+
+/** Weights and limits the dispatcher orders by. */
+export interface FairnessSettings {
+  /** Weight per tenant id (only those not 1 need be present). */
+  tenants: Record<string, number>;
+  /** Weight and concurrency cap per queue, keyed `tenant\u0000queue`. */
+  queues: Record<string, { weight: number; concurrencyLimit: number | null }>;
+}
+
 export interface Store {
   readonly capabilities: StoreCapabilities;
 
@@ -294,6 +351,64 @@ export interface Store {
   leaderAcquire(p: { name: string; holder: string; ttlMs: number; now: number }): Promise<Leadership>;
   /** Ends `holder`'s leadership of `name` at once (on shutdown), so another server takes over. */
   leaderRelease(p: { name: string; holder: string; now: number }): Promise<void>;
+
+  // ---- schedules (cron) ----------------------------------------------------------------------
+  /** Creates a schedule; BATON_E_CONFLICT when its name is taken in the tenant. */
+  scheduleCreate(p: { schedule: ScheduleRecord; audit?: AuditInput }): Promise<ScheduleRecord>;
+  scheduleGet(p: { tenant: string; id: string }): Promise<ScheduleRecord | null>;
+  /** Schedules of a tenant by name, one page at a time. */
+  scheduleList(p: { tenant: string; limit: number; cursor?: string | null }): Promise<Page<ScheduleRecord>>;
+  /**
+   * Replaces a schedule's settings and next fire (a PATCH, checked by the caller);
+   * BATON_E_NOT_FOUND when there is none, BATON_E_CONFLICT for a taken name.
+   */
+  scheduleUpdate(p: { tenant: string; id: string; spec: ScheduleSpec; nextFireAt: number | null; now: number; audit?: AuditInput }): Promise<ScheduleRecord>;
+  /** Pauses a schedule: it makes no fire until resumed. */
+  schedulePause(p: { tenant: string; id: string; now: number; audit?: AuditInput }): Promise<ScheduleRecord>;
+  /** Resumes a schedule: fires it missed while paused are dropped (`since` = now); `nextFireAt` is the first after now. */
+  scheduleResume(p: { tenant: string; id: string; nextFireAt: number | null; now: number; audit?: AuditInput }): Promise<ScheduleRecord>;
+  /** Deletes a schedule and its run history (the jobs it made stay); false when there was none. */
+  scheduleDelete(p: { tenant: string; id: string; now: number; audit?: AuditInput }): Promise<boolean>;
+  /** Schedules of every tenant that are not paused and whose next fire is at or before `now`, soonest first. */
+  scheduleListDue(p: { now: number; limit: number }): Promise<ScheduleRecord[]>;
+  /** The earliest next fire of a schedule that is not paused, or null. */
+  scheduleNextFireAt(): Promise<number | null>;
+  /**
+   * Makes fires of one schedule in one transaction: for each fire, a run row keyed (schedule,
+   * fire time) — a fire whose key exists already (another server made it) is skipped — and,
+   * as the schedule's overlap policy decides against its still-active runs, a job (`start`), a
+   * job that waits for the newest active run to end (`queue`), the active runs cancelled and a
+   * job (`cancelPrevious`), or no job (`skip`). Then the schedule advances: last fire, executions
+   * and `nextFireAt`, compare-and-set on `expectLastFireAt` (a schedule advanced meanwhile writes
+   * nothing). `trigger` makes one extra run now without advancing the schedule. Fenced.
+   */
+  scheduleFire(p: {
+    tenant: string;
+    scheduleId: string;
+    fires: FireInput[];
+    nextFireAt: number | null;
+    expectLastFireAt: number | null;
+    /** Judged up to here even when no fire was made (kept as lastFireAt when there are no fires). */
+    judgedTo?: number;
+    trigger?: boolean;
+    now: number;
+    fence?: Fence;
+    audit?: AuditInput;
+  }): Promise<FireResult>;
+  /** Runs of a schedule of `tenant`, newest first; BATON_E_NOT_FOUND for an unknown schedule. */
+  scheduleRuns(p: { tenant: string; id: string; limit: number; cursor?: string | null }): Promise<Page<ScheduleRun>>;
+
+  // ---- deadlines, weights and limits ---------------------------------------------------------
+  /** Fails (event `expire`, reason `deadline_exceeded`) jobs not started whose deadline is before `now`; returns them. Fenced. */
+  jobExpireDeadlines(p: { now: number; limit: number; fence?: Fence }): Promise<Job[]>;
+  /** The earliest deadline of a job not started yet, or null. */
+  jobNextDeadline(): Promise<number | null>;
+  /** Sets a queue's weight and/or concurrency cap (null clears the cap); creates the queue if needed. */
+  queueSetLimits(p: { tenant: string; name: string; weight?: number; concurrencyLimit?: number | null; now: number; audit?: AuditInput }): Promise<QueueStats>;
+  /** Sets a tenant's weight; BATON_E_NOT_FOUND for an unknown tenant. */
+  tenantSetWeight(p: { id: string; weight: number; now: number; audit?: AuditInput }): Promise<Tenant>;
+  /** Weights and caps of `tenants` and their queues. */
+  fairnessSettings(p: { tenants: string[] }): Promise<FairnessSettings>;
 
   // ---- audit -------------------------------------------------------------------------------
   auditWrite(p: { entry: AuditInput; now: number }): Promise<void>;

@@ -82,6 +82,7 @@ export function eventFor(type: JobEventType, job: Job): JobEvent {
   switch (type) {
     case 'promote':
     case 'release':
+    case 'expire':
       return { type };
     case 'assign':
       return { type, workerId: 'w2', leaseToken: `tok-${job.attempt + 1}`, leaseExpiresAt: T0 + 30_000 };

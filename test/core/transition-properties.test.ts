@@ -26,7 +26,7 @@ interface Step {
 
 const stepArb: fc.Arbitrary<Step> = fc.record({
   type: fc.constantFrom<JobEventType>(
-    'promote', 'release', 'assign', 'start', 'progress', 'extend', 'complete', 'fail', 'fail', 'fail', 'lease_expired', 'cancel', 'modify', 'retry',
+    'promote', 'release', 'assign', 'start', 'progress', 'extend', 'complete', 'fail', 'fail', 'fail', 'lease_expired', 'cancel', 'expire', 'modify', 'retry',
   ),
   fence: fc.constantFrom<Step['fence']>('ok', 'ok', 'ok', 'ok', 'old_attempt', 'new_attempt', 'other_token'),
   random: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
@@ -64,6 +64,8 @@ function eventOf(step: Step, job: Job, now: number): JobEvent {
       return { type: 'promote' };
     case 'release':
       return { type: 'release' };
+    case 'expire':
+      return { type: 'expire' };
     case 'assign':
       return { type: 'assign', workerId: `w${tokenSeq % 3}`, leaseToken: `tok-${++tokenSeq}`, leaseExpiresAt: now + 30_000 };
     case 'start':

@@ -21,7 +21,7 @@ import { JOB_STATUSES, type Job, type JobStatus } from '../../src/core/types.ts'
 import { T0, deepFreeze, eventFor, jobIn, makeJob } from './fixtures.ts';
 
 const EVENT_TYPES: JobEventType[] = [
-  'promote', 'release', 'assign', 'start', 'progress', 'extend', 'complete', 'fail', 'lease_expired', 'cancel', 'modify', 'retry',
+  'promote', 'release', 'assign', 'start', 'progress', 'extend', 'complete', 'fail', 'lease_expired', 'cancel', 'expire', 'modify', 'retry',
 ];
 
 /** The table as the design states it; a change to ALLOWED must change this on purpose. */
@@ -36,6 +36,7 @@ const EXPECTED: Record<JobEventType, JobStatus[]> = {
   fail: ['assigned', 'running'],
   lease_expired: ['assigned', 'running'],
   cancel: ['blocked', 'scheduled', 'pending', 'assigned', 'running'],
+  expire: ['blocked', 'scheduled', 'pending'],
   modify: ['blocked', 'scheduled', 'pending'],
   retry: ['failed', 'cancelled'],
 };

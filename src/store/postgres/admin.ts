@@ -91,8 +91,16 @@ async function countsOf(sql: Db, tenant: string, queue?: string): Promise<Map<st
   return out;
 }
 
+/** Weight and cap of a queue, present only when not the defaults (weight 1, no cap). */
+export function limitFields(weight: unknown, cap: unknown): { weight?: number; concurrencyLimit?: number } {
+  return { ...(weight !== undefined && weight !== null && Number(weight) !== 1 ? { weight: Number(weight) } : {}), ...(cap !== undefined && cap !== null ? { concurrencyLimit: Number(cap) } : {}) };
+}
+
 function queueStats(r: Record<string, unknown>, counts: Counts | undefined): QueueStats {
-  return { tenant: r.tenant as string, name: r.name as string, paused: r.paused as boolean, createdAt: r.created_at as number, counts: counts ?? {} };
+  return {
+    tenant: r.tenant as string, name: r.name as string, paused: r.paused as boolean, createdAt: r.created_at as number,
+    ...limitFields(r.weight, r.concurrency_limit), counts: counts ?? {},
+  };
 }
 
 /** The queues of a tenant by name, with job counts per status. */

@@ -20,6 +20,9 @@ import { applyMigrations, connect, mapError, parseTarget, type Pool } from './db
 import * as jobs from './jobs.ts';
 import * as leaders from './leaders.ts';
 import * as reports from './reports.ts';
+import * as limits from './limits.ts';
+import * as schedules from './schedules.ts';
+import type { FairnessSettings, FireResult, ScheduleRecord, ScheduleRun } from '../types.ts';
 import type { Ctx } from './write.ts';
 
 /** Options of openPostgresStore. */
@@ -198,6 +201,55 @@ class PostgresStore implements Store {
   }
   async leaderRelease(p: { name: string; holder: string; now: number }): Promise<void> {
     return this.#do(() => leaders.leaderRelease(this.#sql, p));
+  }
+
+  async scheduleCreate(p: Parameters<Store['scheduleCreate']>[0]): Promise<ScheduleRecord> {
+    return this.#do(() => schedules.scheduleCreate(this.#c, p));
+  }
+  async scheduleGet(p: { tenant: string; id: string }): Promise<ScheduleRecord | null> {
+    return this.#do(() => schedules.scheduleGet(this.#sql, p));
+  }
+  async scheduleList(p: Parameters<Store['scheduleList']>[0]): Promise<Page<ScheduleRecord>> {
+    return this.#do(() => schedules.scheduleList(this.#sql, p));
+  }
+  async scheduleUpdate(p: Parameters<Store['scheduleUpdate']>[0]): Promise<ScheduleRecord> {
+    return this.#do(() => schedules.scheduleUpdate(this.#c, p));
+  }
+  async schedulePause(p: Parameters<Store['schedulePause']>[0]): Promise<ScheduleRecord> {
+    return this.#do(() => schedules.schedulePause(this.#c, p));
+  }
+  async scheduleResume(p: Parameters<Store['scheduleResume']>[0]): Promise<ScheduleRecord> {
+    return this.#do(() => schedules.scheduleResume(this.#c, p));
+  }
+  async scheduleDelete(p: Parameters<Store['scheduleDelete']>[0]): Promise<boolean> {
+    return this.#do(() => schedules.scheduleDelete(this.#c, p));
+  }
+  async scheduleListDue(p: { now: number; limit: number }): Promise<ScheduleRecord[]> {
+    return this.#do(() => schedules.scheduleListDue(this.#sql, p));
+  }
+  async scheduleNextFireAt(): Promise<number | null> {
+    return this.#do(() => schedules.scheduleNextFireAt(this.#sql));
+  }
+  async scheduleFire(p: Parameters<Store['scheduleFire']>[0]): Promise<FireResult> {
+    return this.#do(() => schedules.scheduleFire(this.#c, p));
+  }
+  async scheduleRuns(p: Parameters<Store['scheduleRuns']>[0]): Promise<Page<ScheduleRun>> {
+    return this.#do(() => schedules.scheduleRuns(this.#sql, p));
+  }
+  async jobExpireDeadlines(p: { now: number; limit: number; fence?: Fence }): Promise<Job[]> {
+    return this.#do(() => limits.jobExpireDeadlines(this.#c, p));
+  }
+  async jobNextDeadline(): Promise<number | null> {
+    return this.#do(() => limits.jobNextDeadline(this.#sql));
+  }
+  async queueSetLimits(p: Parameters<Store['queueSetLimits']>[0]): Promise<QueueStats> {
+    return this.#do(() => limits.queueSetLimits(this.#c, p));
+  }
+  async tenantSetWeight(p: Parameters<Store['tenantSetWeight']>[0]): Promise<Tenant> {
+    return this.#do(() => limits.tenantSetWeight(this.#c, p));
+  }
+  async fairnessSettings(p: { tenants: string[] }): Promise<FairnessSettings> {
+    return this.#do(() => limits.fairnessSettings(this.#sql, p));
   }
 
   async auditWrite(p: { entry: AuditInput; now: number }): Promise<void> {

@@ -11,6 +11,7 @@ import type { AssignmentInput, Fence, InsertResult, JobInsertOptions, JobListFil
 import { applyInsertExtras, checkUniqueKeys, onJobsEnded } from './graph.ts';
 import { inTx, isUniqueViolation, type Db } from './db.ts';
 import { checkFence } from './leaders.ts';
+import { admitWithinCaps, writeTimeFields } from './limits.ts';
 import { attemptFromRow, jobFromNew, jobFromRow, type JobRow } from './rows.ts';
 import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, wakes, writeAudit, writeResults, type Ctx } from './write.ts';
 
@@ -41,6 +42,7 @@ export async function insertJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
       RETURNING id`;
     for (const r of rows) inserted.add(r.id as string);
   }
+  await writeTimeFields(tx, jobs.filter((j) => inserted.has(j.id)));
   return inserted;
 }
 
@@ -276,8 +278,11 @@ export async function jobAssignMany(c: Ctx, p: { assignments: AssignmentInput[];
     const ids = [...new Set(p.assignments.map((a) => a.jobId))];
     const rows = await tx`SELECT * FROM jobs WHERE id = ANY(${ids}::text[]) AND status = 'pending' FOR UPDATE SKIP LOCKED`;
     const jobs = new Map<string, Job>(rows.map((r) => [r.id as string, jobFromRow(r as JobRow)]));
+    // Queue and concurrency-key caps, counted under their locks in this transaction (004_schedules.sql).
+    const admitted = await admitWithinCaps(tx, p.assignments.map((a) => jobs.get(a.jobId)).filter((j): j is Job => j !== undefined));
     const results: TransitionResult[] = [];
     for (const a of p.assignments) {
+      if (!admitted.has(a.jobId)) continue;
       const job = jobs.get(a.jobId);
       if (job === undefined || job.status !== 'pending') continue;
       let r: TransitionResult;

@@ -74,7 +74,7 @@ export function tokenCountSystem(sql: Sql): number {
   return (sql.stmt('SELECT COUNT(*) AS n FROM tokens WHERE system = 1').get() as { n: number }).n;
 }
 
-type QueueRow = { tenant: string; name: string; paused: number; created_at: number };
+type QueueRow = { tenant: string; name: string; paused: number; created_at: number; weight?: number; concurrency_limit?: number | null };
 
 function countsOf(sql: Sql, tenant: string, queue?: string): Map<string, Partial<Record<JobStatus, number>>> {
   const rows = (
@@ -91,8 +91,13 @@ function countsOf(sql: Sql, tenant: string, queue?: string): Map<string, Partial
   return out;
 }
 
+/** Weight and cap of a queue, present only when not the defaults (weight 1, no cap). */
+export function limitFields(weight: unknown, cap: unknown): { weight?: number; concurrencyLimit?: number } {
+  return { ...(weight !== undefined && weight !== null && Number(weight) !== 1 ? { weight: Number(weight) } : {}), ...(cap !== undefined && cap !== null ? { concurrencyLimit: Number(cap) } : {}) };
+}
+
 function queueStats(r: QueueRow, counts: Partial<Record<JobStatus, number>> | undefined): QueueStats {
-  return { tenant: r.tenant, name: r.name, paused: r.paused === 1, createdAt: r.created_at, counts: counts ?? {} };
+  return { tenant: r.tenant, name: r.name, paused: r.paused === 1, createdAt: r.created_at, ...limitFields(r.weight, r.concurrency_limit), counts: counts ?? {} };
 }
 
 export function queueList(sql: Sql, p: { tenant: string }): QueueStats[] {

@@ -19,6 +19,9 @@ import { applyMigrations, openDatabase, type Sql, type SyncMode } from './db.ts'
 import * as jobs from './jobs.ts';
 import * as leaders from './leaders.ts';
 import * as reports from './reports.ts';
+import * as limits from './limits.ts';
+import * as schedules from './schedules.ts';
+import type { FairnessSettings, FireResult, ScheduleRecord, ScheduleRun } from '../types.ts';
 
 /** Options of openSqliteStore. */
 export interface SqliteStoreOptions {
@@ -169,6 +172,55 @@ class SqliteStore implements Store {
   }
   async leaderRelease(p: { name: string; holder: string; now: number }): Promise<void> {
     leaders.leaderRelease(this.#sql, p);
+  }
+
+  async scheduleCreate(p: Parameters<Store['scheduleCreate']>[0]): Promise<ScheduleRecord> {
+    return schedules.scheduleCreate(this.#sql, p);
+  }
+  async scheduleGet(p: { tenant: string; id: string }): Promise<ScheduleRecord | null> {
+    return schedules.scheduleGet(this.#sql, p);
+  }
+  async scheduleList(p: Parameters<Store['scheduleList']>[0]): Promise<Page<ScheduleRecord>> {
+    return schedules.scheduleList(this.#sql, p);
+  }
+  async scheduleUpdate(p: Parameters<Store['scheduleUpdate']>[0]): Promise<ScheduleRecord> {
+    return schedules.scheduleUpdate(this.#sql, p);
+  }
+  async schedulePause(p: Parameters<Store['schedulePause']>[0]): Promise<ScheduleRecord> {
+    return schedules.schedulePause(this.#sql, p);
+  }
+  async scheduleResume(p: Parameters<Store['scheduleResume']>[0]): Promise<ScheduleRecord> {
+    return schedules.scheduleResume(this.#sql, p);
+  }
+  async scheduleDelete(p: Parameters<Store['scheduleDelete']>[0]): Promise<boolean> {
+    return schedules.scheduleDelete(this.#sql, p);
+  }
+  async scheduleListDue(p: { now: number; limit: number }): Promise<ScheduleRecord[]> {
+    return schedules.scheduleListDue(this.#sql, p);
+  }
+  async scheduleNextFireAt(): Promise<number | null> {
+    return schedules.scheduleNextFireAt(this.#sql);
+  }
+  async scheduleFire(p: Parameters<Store['scheduleFire']>[0]): Promise<FireResult> {
+    return schedules.scheduleFire(this.#sql, p);
+  }
+  async scheduleRuns(p: Parameters<Store['scheduleRuns']>[0]): Promise<Page<ScheduleRun>> {
+    return schedules.scheduleRuns(this.#sql, p);
+  }
+  async jobExpireDeadlines(p: { now: number; limit: number; fence?: Fence }): Promise<Job[]> {
+    return limits.jobExpireDeadlines(this.#sql, p);
+  }
+  async jobNextDeadline(): Promise<number | null> {
+    return limits.jobNextDeadline(this.#sql);
+  }
+  async queueSetLimits(p: Parameters<Store['queueSetLimits']>[0]): Promise<QueueStats> {
+    return limits.queueSetLimits(this.#sql, p);
+  }
+  async tenantSetWeight(p: Parameters<Store['tenantSetWeight']>[0]): Promise<Tenant> {
+    return limits.tenantSetWeight(this.#sql, p);
+  }
+  async fairnessSettings(p: { tenants: string[] }): Promise<FairnessSettings> {
+    return limits.fairnessSettings(this.#sql, p);
   }
 
   async auditWrite(p: { entry: AuditInput; now: number }): Promise<void> {

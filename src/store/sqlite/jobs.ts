@@ -11,6 +11,7 @@ import { applyInsertExtras, checkUniqueKeys, onJobsEnded } from './graph.ts';
 import type { Sql } from './db.ts';
 import { attemptFromRow, jobFromNew, jobFromRow, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, type AttemptRow, type JobRow } from './rows.ts';
 import { checkFence } from './leaders.ts';
+import { admitWithinCaps, writeTimeFields } from './limits.ts';
 import { checkLimit, decodeCursor, encodeCursor, ensureQueue, loadJob, writeAudit, writeTransition } from './write.ts';
 
 const INSERT_COLUMNS = ['id', 'tenant', 'created_at', ...SPEC_COLUMNS, ...STATE_COLUMNS];
@@ -24,6 +25,7 @@ const SELECT_ATTEMPTS = 'SELECT * FROM job_attempts WHERE job_id = ? ORDER BY at
 export function insertJobRow(sql: Sql, job: Job): void {
   sql.stmt(INSERT_JOB).run(job.id, job.tenant, job.createdAt, ...specValues(job), ...stateValues(job));
   for (const tag of job.tags) sql.stmt(INSERT_TAG).run(job.id, tag, job.tenant);
+  if (job.deadline != null || job.concurrencyKey != null) writeTimeFields(sql, job);
 }
 
 /** Inserts a batch in one transaction; see Store.jobInsertMany. */
@@ -215,7 +217,12 @@ export function jobListReady(sql: Sql, p: { tenants: string[]; queues?: string[]
 export function jobAssignMany(sql: Sql, p: { assignments: AssignmentInput[]; now: number }): Job[] {
   const run = () => sql.write(() => {
     const out: Job[] = [];
+    // Queue and concurrency-key caps, counted in this transaction (004_schedules.sql).
+    const candidates = p.assignments.map((a) => loadJob(sql, a.jobId)).filter((j): j is Job => j !== null && j.status === 'pending');
+    const admitted = admitWithinCaps(sql, candidates);
     for (const a of p.assignments) {
+      if (!admitted.has(a.jobId)) continue;
+      admitted.delete(a.jobId);
       const job = loadJob(sql, a.jobId);
       if (job === null || job.status !== 'pending') continue;
       let r;

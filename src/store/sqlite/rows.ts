@@ -40,6 +40,9 @@ export interface JobRow {
   graph_id?: string | null;
   unique_key?: string | null;
   template?: string | null;
+  deadline?: number | null;
+  concurrency_key?: string | null;
+  concurrency_limit?: number | null;
 }
 
 function json(v: unknown): string | null {
@@ -86,7 +89,19 @@ export function jobFromRow(r: JobRow, attempts: Attempt[] = []): Job {
     graphId: r.graph_id ?? null,
     uniqueKey: r.unique_key ?? null,
     template: r.template ?? null,
+    ...timeFields(r.deadline, r.concurrency_key, r.concurrency_limit),
   };
+}
+
+/** deadline and concurrency fields (004_schedules.sql), present on a Job only when set. */
+export function timeFields(deadline: unknown, key: unknown, limit: unknown): Pick<Job, 'deadline' | 'concurrencyKey' | 'concurrencyLimit'> {
+  const out: Pick<Job, 'deadline' | 'concurrencyKey' | 'concurrencyLimit'> = {};
+  if (deadline !== null && deadline !== undefined) out.deadline = Number(deadline);
+  if (key !== null && key !== undefined) {
+    out.concurrencyKey = key as string;
+    out.concurrencyLimit = limit === null || limit === undefined ? 1 : Number(limit);
+  }
+  return out;
 }
 
 /** The Job a NewJob becomes when inserted. Fields are listed, not spread: this runs per row of a batch. */
@@ -122,6 +137,7 @@ export function jobFromNew(n: NewJob): Job {
     startedAt: null,
     completedAt: null,
     attempts: [],
+    ...timeFields(n.deadline, n.concurrencyKey, n.concurrencyLimit),
   };
 }
 

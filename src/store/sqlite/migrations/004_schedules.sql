@@ -1,0 +1,51 @@
+-- Time and fairness: cron schedules and their runs, job deadlines and concurrency keys, queue and
+-- tenant weights and limits.
+ALTER TABLE jobs ADD COLUMN deadline INTEGER;
+ALTER TABLE jobs ADD COLUMN concurrency_key TEXT;
+-- Most jobs with this job's concurrency_key running at once (null: 1 when a key is set).
+ALTER TABLE jobs ADD COLUMN concurrency_limit INTEGER;
+-- The deadline sweep reads only jobs that have not started and carry a deadline.
+CREATE INDEX jobs_deadline ON jobs (deadline) WHERE deadline IS NOT NULL AND status IN ('blocked', 'scheduled', 'pending');
+-- Oldest ready jobs of a queue: the dispatcher reads this head too, so an aged low-priority job is
+-- seen however many higher-priority jobs wait in front of it in jobs_ready.
+CREATE INDEX jobs_ready_age ON jobs (tenant, queue, run_at, id) WHERE status = 'pending';
+-- Counting jobs that hold a slot per key (concurrency limits at claim time).
+CREATE INDEX jobs_leased_key ON jobs (tenant, concurrency_key) WHERE concurrency_key IS NOT NULL AND status IN ('assigned', 'running');
+CREATE INDEX jobs_leased_queue ON jobs (tenant, queue) WHERE status IN ('assigned', 'running');
+
+ALTER TABLE queues ADD COLUMN weight REAL NOT NULL DEFAULT 1;
+ALTER TABLE queues ADD COLUMN concurrency_limit INTEGER;
+ALTER TABLE tenants ADD COLUMN weight REAL NOT NULL DEFAULT 1;
+
+CREATE TABLE schedules (
+  id               TEXT PRIMARY KEY,
+  tenant           TEXT NOT NULL,
+  name             TEXT NOT NULL,
+  cron             TEXT NOT NULL,
+  timezone         TEXT NOT NULL,
+  -- The normalised ScheduleSpec (job, policies, window), JSON.
+  spec             TEXT NOT NULL,
+  paused           INTEGER NOT NULL DEFAULT 0,
+  next_fire_at     INTEGER,
+  last_fire_at     INTEGER,
+  -- Fires at or before this instant are never made (creation or last resume).
+  since            INTEGER NOT NULL,
+  executions       INTEGER NOT NULL DEFAULT 0,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX schedules_tenant_name ON schedules (tenant, name);
+CREATE INDEX schedules_due ON schedules (next_fire_at) WHERE paused = 0 AND next_fire_at IS NOT NULL;
+
+-- One row per fire: the (schedule, fire time) key makes a tick fire once however many servers run.
+CREATE TABLE schedule_runs (
+  schedule_id  TEXT NOT NULL REFERENCES schedules (id) ON DELETE CASCADE,
+  fire_at      INTEGER NOT NULL,
+  tenant       TEXT NOT NULL,
+  job_id       TEXT,
+  -- started | queued | skipped | cancelled_previous | triggered
+  decision     TEXT NOT NULL,
+  created_at   INTEGER NOT NULL,
+  PRIMARY KEY (schedule_id, fire_at)
+) WITHOUT ROWID;
+CREATE INDEX schedule_runs_job ON schedule_runs (job_id) WHERE job_id IS NOT NULL;
