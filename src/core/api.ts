@@ -51,6 +51,11 @@ export interface JobView {
   uniqueKey?: string | null;
   /** `name@version` of the template it was submitted from, or null. */
   template?: string | null;
+  /** Latest start (ISO 8601); null when none. */
+  deadline?: string | null;
+  /** Concurrency key and its cap; null when none. */
+  concurrencyKey?: string | null;
+  concurrencyLimit?: number | null;
 }
 
 /** One node of GET /v1/jobs/:id/graph. */
@@ -122,6 +127,10 @@ export interface ResultView {
 export interface QueueView {
   name: string;
   paused: boolean;
+  /** Share of dispatch picks among the tenant's queues. Default 1. */
+  weight?: number;
+  /** Most jobs of the queue running at once; null: no cap. */
+  concurrencyLimit?: number | null;
   counts: Partial<Record<JobStatus, number>>;
 }
 
@@ -163,6 +172,8 @@ export interface TenantView {
   id: string;
   name: string;
   createdAt: string;
+  /** Share of dispatch picks when tenants compete for workers (set with PUT /v1/tenants/:id/weight). */
+  weight?: number;
 }
 
 export interface AuditView {

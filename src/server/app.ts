@@ -17,6 +17,7 @@ import { Dispatcher } from './dispatcher.ts';
 import { Gateway } from './gateway.ts';
 import { Leader } from './leader.ts';
 import { Maintenance } from './maintenance.ts';
+import { CronService } from './cron.ts';
 import { bootstrap } from './tokens.ts';
 
 /** A started server. */
@@ -69,6 +70,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   const dispatcher = new Dispatcher(ctx, gateway);
   const leader = new Leader(ctx, 'maintenance', ctx.serverId, config.leaderTtlMs);
   const maintenance = new Maintenance(ctx, gateway, leader, () => dispatcher.wake());
+  // Cron fires and deadlines are cluster-wide duties too: same leader, same fence.
+  const cron = new CronService(ctx, leader, () => dispatcher.wake());
   gateway.onCapacity = () => dispatcher.wake();
   ctx.services = {
     wakeDispatcher: () => dispatcher.wake(),
@@ -76,6 +79,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     cancelAttempt: (p) => gateway.cancelAttempt(p),
     drainWorker: (id) => gateway.drainWorker(id),
     connectedWorkers: () => gateway.connectedIds(),
+    cronDueAt: (at) => cron.dueAt(at),
   };
 
   const { adminToken } = await bootstrap(ctx);
@@ -104,11 +108,13 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       ? await store.listen('wake', () => {
           dispatcher.wake();
           maintenance.recheck();
+          cron.recheck();
         })
       : null;
   await leader.start();
   dispatcher.start();
   maintenance.start();
+  cron.start();
   log.info({ url, store: config.store.replace(/\/\/[^@]*@/, '//***@') }, 'baton server listening');
 
   let closing: Promise<void> | null = null;
@@ -122,6 +128,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       closing ??= (async () => {
         await dispatcher.stop();
         await maintenance.stop();
+        await cron.stop();
         await leader.stop();
         await unlisten?.();
         gateway.closeAll();

@@ -62,6 +62,8 @@ export interface Services {
   drainWorker(workerId: string): boolean;
   /** Ids of the workers connected to this server right now. */
   connectedWorkers(): ReadonlySet<string>;
+  /** A schedule may fire (or a deadline pass) at `at`: the cron service re-arms its timer if that is sooner. */
+  cronDueAt?(at: number | null): void;
 }
 
 export interface ServerContext {

@@ -21,6 +21,8 @@ import { queueRoutes } from './queues.ts';
 import { tenantRoutes } from './tenants.ts';
 import { tokenRoutes } from './tokens.ts';
 import { workerRoutes } from './workers.ts';
+import { fairnessRoutes } from './fairness.ts';
+import { scheduleRoutes } from './schedules.ts';
 
 /** Version reported in the OpenAPI document. */
 export const API_VERSION = '1.0.0';
@@ -76,7 +78,7 @@ export async function buildHttpApp(ctx: ServerContext): Promise<FastifyInstance>
         description: 'Submit, inspect and control jobs of the Baton job scheduler. Errors are `{error: {code, message, field?}}`; see docs/errors.md.',
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'baton_<tokenId>_<secret>' } } },
-      tags: ['jobs', 'templates', 'queues', 'workers', 'tokens', 'tenants', 'audit', 'health'].map((name) => ({ name })),
+      tags: ['jobs', 'templates', 'schedules', 'queues', 'workers', 'tokens', 'tenants', 'audit', 'health'].map((name) => ({ name })),
     },
   });
 
@@ -92,6 +94,8 @@ export async function buildHttpApp(ctx: ServerContext): Promise<FastifyInstance>
   await app.register(graphRoutes(ctx));
   await app.register(templateRoutes(ctx));
   await app.register(bulkRoutes(ctx));
+  await app.register(scheduleRoutes(ctx));
+  await app.register(fairnessRoutes(ctx));
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

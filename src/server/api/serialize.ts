@@ -73,6 +73,8 @@ export function jobView(j: Job, withAttempts = false): JobView {
   v.graphId = j.graphId ?? null;
   v.uniqueKey = j.uniqueKey ?? null;
   v.template = j.template ?? null;
+  if (j.deadline != null) v.deadline = iso(j.deadline);
+  if (j.concurrencyKey != null) (v.concurrencyKey = j.concurrencyKey), (v.concurrencyLimit = j.concurrencyLimit ?? 1);
   return v;
 }
 
@@ -88,7 +90,7 @@ export function resultView(j: Job): ResultView {
 
 /** A queue with its live counts. */
 export function queueView(q: QueueStats): QueueView {
-  return { name: q.name, paused: q.paused, counts: q.counts };
+  return { name: q.name, paused: q.paused, weight: q.weight ?? 1, concurrencyLimit: q.concurrencyLimit ?? null, counts: q.counts };
 }
 
 /** A worker; `connected` says whether it is connected to the server that answers. */
@@ -124,7 +126,7 @@ export function createdTokenView(t: TokenRecord, token: string): CreatedTokenVie
 
 /** A tenant. */
 export function tenantView(t: Tenant): TenantView {
-  return { id: t.id, name: t.name, createdAt: iso(t.createdAt) };
+  return { id: t.id, name: t.name, createdAt: iso(t.createdAt), ...(t.weight !== undefined ? { weight: t.weight } : {}) };
 }
 
 /** One audit row. */
