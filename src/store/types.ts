@@ -119,6 +119,12 @@ export interface JobInsertOptions {
   graphOnFailure?: JobSpec | null;
   /** An idempotency key older than this (ms) no longer matches: a new job is created. Default: forever. */
   idempotencyRetentionMs?: number;
+  /**
+   * Per job (same index as `jobs`), an audit row of its own, written in the same transaction in
+   * the job's tenant at its createdAt — for inserts that group several requests (group commit of
+   * single submits), each request keeping its audit row. Written whether or not the job existed.
+   */
+  audits?: (AuditInput | undefined)[];
 }
 
 /** A filter of bulk operations; every field given must match. */

@@ -9,7 +9,8 @@ import { JOB_STATUSES, JOB_TYPES, type Job } from '../../core/types.ts';
 import type { ServerContext } from '../context.ts';
 import { auditOf, BEARER, IdParams, principalOf, queryInt, queryString, querySchema, type RawQuery } from './common.ts';
 import { jobView } from './serialize.ts';
-import { expandTemplates, prepareInsert } from './submit-input.ts';
+import { SubmitBatcher } from '../submit-batcher.ts';
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS, expandTemplates, prepareInsert } from './submit-input.ts';
 
 /** Body of POST /v1/jobs/batch. */
 export const BatchInput = Type.Object(
@@ -49,6 +50,7 @@ export async function loadJob(ctx: ServerContext, req: FastifyRequest, id: strin
 
 /** Registers the job submission and read routes. */
 export function jobRoutes(ctx: ServerContext) {
+  const batcher = new SubmitBatcher(ctx.store, { idempotencyRetentionMs: ctx.config.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS });
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.post<{ Body: JobInput }>(
       '/v1/jobs',
@@ -67,12 +69,18 @@ export function jobRoutes(ctx: ServerContext) {
         const p = principalOf(req);
         const prepared = await prepareInsert(ctx, p.tenant, [req.body], { at: () => '' });
         const job = prepared.jobs[0];
-        const res = await ctx.store.jobInsertMany({
-          ...prepared,
-          audit: auditOf(req, 'job.submit', 'job', job.id, { type: job.type, queue: job.queue, idempotencyKey: job.idempotencyKey }),
-        });
-        const stored = res.jobs[0];
-        if (res.existed[0]) return reply.status(200).send(jobView(stored, true));
+        const audit = auditOf(req, 'job.submit', 'job', job.id, { type: job.type, queue: job.queue, idempotencyKey: job.idempotencyKey });
+        let stored: Job;
+        let existed: boolean;
+        if (prepared.extras === undefined) {
+          // A plain job: group commit with the other submits of this turn of the event loop.
+          ({ job: stored, existed } = await batcher.submit(job, audit));
+        } else {
+          const res = await ctx.store.jobInsertMany({ ...prepared, audit });
+          stored = res.jobs[0];
+          existed = res.existed[0];
+        }
+        if (existed) return reply.status(200).send(jobView(stored, true));
         announceJobs(ctx, [stored]);
         return reply.status(201).send(jobView(stored, true));
       },

@@ -78,6 +78,22 @@ export function jobsContract(ctx: ContractContext): void {
       expect(items[0]).toMatchObject({ tenant: TENANT, action: 'job.create', targetType: 'job', at: T0, detail: { count: 2 } });
     });
 
+    it('writes a per-job audit row in each job\'s tenant (group commit), also for a repeated key', async () => {
+      const a = newJob({ idempotencyKey: 'ga' });
+      const b = newJob({ tenant: OTHER });
+      const again = newJob({ idempotencyKey: 'ga' });
+      const res = await ctx.store().jobInsertMany({
+        jobs: [a, b, again, newJob()],
+        audits: [audit('job.submit', 'job', a.id), audit('job.submit', 'job', b.id), audit('job.submit', 'job', again.id), undefined],
+      });
+      expect(res.existed).toEqual([false, false, true, false]);
+      const mine = (await ctx.store().auditList({ tenant: TENANT, limit: 10 })).items;
+      expect(mine.map((e) => e.targetId).sort()).toEqual([a.id, again.id].sort());
+      const other = (await ctx.store().auditList({ tenant: OTHER, limit: 10 })).items;
+      expect(other).toHaveLength(1);
+      expect(other[0]).toMatchObject({ tenant: OTHER, action: 'job.submit', targetId: b.id, at: b.createdAt });
+    });
+
     it('inserts 10,000 jobs in one call', async () => {
       const jobs = Array.from({ length: 10_000 }, (_, i) => newJob({ name: `j${i}`, tags: i % 2 ? ['odd'] : [] }));
       const res = await ctx.store().jobInsertMany({ jobs });

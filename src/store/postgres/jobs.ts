@@ -13,7 +13,7 @@ import { inTx, isUniqueViolation, type Db } from './db.ts';
 import { checkFence } from './leaders.ts';
 import { admitWithinCaps, writeTimeFields } from './limits.ts';
 import { attemptFromRow, jobFromNew, jobFromRow, type JobRow } from './rows.ts';
-import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, wakes, writeAudit, writeResults, type Ctx } from './write.ts';
+import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, wakes, writeAudit, writeAudits, writeResults, type Ctx } from './write.ts';
 
 /** Rows per INSERT statement: big enough to amortise the round trip, small enough to stay light. */
 const INSERT_CHUNK = 5000;
@@ -130,6 +130,7 @@ export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditIn
     }
     await ensureQueues(tx, [...queues.values()]);
     if (p.audit) await writeAudit(tx, p.jobs[0].tenant, p.audit, p.jobs[0].createdAt);
+    if (p.audits) await writeAudits(tx, p.jobs.flatMap((n, i) => (p.audits![i] ? [{ tenant: n.tenant, entry: p.audits![i]!, at: n.createdAt }] : [])));
     // Scheduled jobs wake too: the maintenance loop re-reads the next run time.
     await notifyWake(tx, c.channel, newJobs.filter((j) => j.status === 'pending' || j.status === 'scheduled').map((j) => j.tenant));
 

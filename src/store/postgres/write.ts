@@ -130,6 +130,18 @@ export async function writeAudit(tx: Db, tenant: string, a: AuditInput, at: numb
     VALUES (${tenant}, ${a.actor.tokenId}, ${a.actor.role}, ${a.action}, ${a.targetType}, ${a.targetId}, ${at}::int8, ${jsonText(a.detail)}::text::jsonb)`;
 }
 
+/** Writes several audit rows with one INSERT (group-committed submits: one row per request). */
+export async function writeAudits(tx: Db, rows: { tenant: string; entry: AuditInput; at: number }[]): Promise<void> {
+  if (rows.length === 0) return;
+  const e = rows.map((r) => r.entry);
+  await tx`INSERT INTO audit (tenant, actor, actor_role, action, target_type, target_id, at, detail)
+    SELECT tenant, actor, actor_role, action, target_type, target_id, at, detail::jsonb
+    FROM unnest(${rows.map((r) => r.tenant)}::text[], ${e.map((a) => a.actor.tokenId)}::text[], ${e.map((a) => a.actor.role)}::text[],
+      ${e.map((a) => a.action)}::text[], ${e.map((a) => a.targetType)}::text[], ${e.map((a) => a.targetId)}::text[],
+      ${rows.map((r) => r.at)}::int8[], ${e.map((a) => jsonText(a.detail))}::text[])
+      AS v(tenant, actor, actor_role, action, target_type, target_id, at, detail)`;
+}
+
 /**
  * Wakes the servers listening on this store (NOTIFY, payload: tenant). Sent inside the caller's
  * transaction, so PostgreSQL delivers it only on commit, and once per tenant.

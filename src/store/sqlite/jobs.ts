@@ -83,6 +83,7 @@ export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput 
     }
     applyInsertExtras(sql, p, { jobs, existed });
     if (p.audit && p.jobs.length > 0) writeAudit(sql, p.jobs[0].tenant, p.audit, p.jobs[0].createdAt);
+    if (p.audits) p.jobs.forEach((n, i) => p.audits![i] && writeAudit(sql, n.tenant, p.audits![i]!, n.createdAt));
     return { jobs, existed };
   });
   return run();
