@@ -19,11 +19,12 @@ const ENV: Record<keyof ServerConfig, string> = {
   bodyLimitBytes: 'BATON_BODY_LIMIT_BYTES',
   leaderTtlMs: 'BATON_LEADER_TTL_MS',
   idempotencyRetentionMs: 'BATON_IDEMPOTENCY_RETENTION_MS',
+  agingIntervalMs: 'BATON_AGING_INTERVAL_MS',
   logLevel: 'BATON_LOG_LEVEL',
   adminTokenFile: 'BATON_ADMIN_TOKEN_FILE',
 };
 
-const NUMERIC = new Set<keyof ServerConfig>(['port', 'leaseMs', 'heartbeatMs', 'reapIntervalMs', 'maxResultBytes', 'bodyLimitBytes', 'leaderTtlMs', 'idempotencyRetentionMs']);
+const NUMERIC = new Set<keyof ServerConfig>(['port', 'leaseMs', 'heartbeatMs', 'reapIntervalMs', 'maxResultBytes', 'bodyLimitBytes', 'leaderTtlMs', 'idempotencyRetentionMs', 'agingIntervalMs']);
 
 /** Builds a complete, checked ServerConfig. Throws BATON_E_CONFIG naming the bad setting. */
 export function loadServerConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -51,6 +52,7 @@ export function loadServerConfig(overrides: Partial<ServerConfig> = {}, env: Nod
     bodyLimitBytes: 64 * 1024 * 1024,
     leaderTtlMs: 5000,
     idempotencyRetentionMs: 24 * 3_600_000,
+    agingIntervalMs: 60_000,
     logLevel: 'info',
     store: `sqlite:${path.join(dataDir, 'baton.db')}`,
     adminTokenFile: path.join(dataDir, 'admin-token'),

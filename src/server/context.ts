@@ -31,6 +31,8 @@ export interface ServerConfig {
   leaderTtlMs: number;
   /** How long an idempotencyKey keeps matching its job, ms; after it the key creates a new job. Default 24 h. */
   idempotencyRetentionMs?: number;
+  /** Wait that raises a ready job's effective priority by one (aging), ms; 0 turns aging off. Default 60000. */
+  agingIntervalMs?: number;
   /** pino level. Default info. */
   logLevel: string;
   /** Write the first system admin token here (and print it). Default `<dataDir>/admin-token`. */

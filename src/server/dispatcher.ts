@@ -11,9 +11,14 @@ import type { AssignmentInput } from '../store/types.ts';
 import type { ServerContext } from './context.ts';
 import { newLeaseToken, type Gateway } from './gateway.ts';
 import { prepareAssignments } from './parents.ts';
+import { DEFAULT_AGING_INTERVAL_MS } from '../core/fairness.ts';
+import type { FairnessSettings } from '../store/types.ts';
+import { FairOrder, queueKey } from './ordering.ts';
 
 /** Most jobs read per round; bounds memory and the transaction's size. */
 const MAX_ROUND = 1000;
+/** How long weights and caps read from the store are reused, ms. */
+const SETTINGS_TTL_MS = 1000;
 /** Safety tick: catches anything a missed wake-up would leave waiting. */
 const TICK_MS = 1000;
 
@@ -25,6 +30,11 @@ export class Dispatcher {
   private stopped = false;
   /** Resolves when the current round ends (tests and shutdown wait on it). */
   private idle: Promise<void> = Promise.resolve();
+  /** Fair-share state carried between rounds. */
+  private readonly order = new FairOrder();
+  /** Queues and concurrency keys found at their cap during the current wake. */
+  private readonly full = new Set<string>();
+  private settings: { key: string; at: number; value: FairnessSettings } | null = null;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -62,6 +72,8 @@ export class Dispatcher {
   private async loop(): Promise<void> {
     if (this.running || this.stopped) return;
     this.running = true;
+    // Each wake may follow a freed slot: caps found full are judged again.
+    this.full.clear();
     try {
       do {
         this.again = false;
@@ -87,11 +99,18 @@ export class Dispatcher {
     const free = views.reduce((n, w) => n + (w.capacity - w.running), 0);
     // Read more than the free slots: some ready jobs may fit no free worker (labels, handlers).
     const limit = Math.min(MAX_ROUND, Math.max(64, free * 4));
-    const ready = await ctx.store.jobListReady({ tenants, queues, types, limit });
-    if (ready.length === 0) return false;
+    // Heads of every queue (by priority and by age), re-ranked with aging, deadlines and fair
+    // shares; queues and keys found full this wake are left out (see src/server/ordering.ts).
+    const perQueue = Math.min(limit, Math.max(16, free * 2));
+    const heads = (await ctx.store.jobListReadyHeads({ tenants, queues, types, perQueue })).filter(
+      (h) => !this.full.has(queueKey(h.job.tenant, h.job.queue)) && (h.job.concurrencyKey == null || !this.full.has(`k\u0000${h.job.tenant}\u0000${h.job.concurrencyKey}`)),
+    );
+    if (heads.length === 0) return false;
+    const settings = await this.settingsFor(tenants);
+    const now = ctx.now();
+    const ready = this.order.rank(heads, settings, { now, agingIntervalMs: ctx.config.agingIntervalMs ?? DEFAULT_AGING_INTERVAL_MS, take: free });
     const plan = planPlacements(ready, views);
     if (plan.length === 0) return false;
-    const now = ctx.now();
     const assignments: AssignmentInput[] = plan.map((p) => ({
       jobId: p.jobId,
       workerId: p.workerId,
@@ -99,6 +118,21 @@ export class Dispatcher {
       leaseExpiresAt: now + ctx.config.leaseMs,
     }));
     const assigned = await ctx.store.jobAssignMany({ assignments, now });
+    // A planned job the store refused while its queue or key has a cap was over the cap: skip
+    // that queue or key for the rest of this wake, so the slot goes to someone else.
+    let newlyFull = false;
+    if (assigned.length < plan.length) {
+      const got = new Set(assigned.map((j) => j.id));
+      const byId = new Map(ready.map((j) => [j.id, j]));
+      for (const p of plan) {
+        const j = byId.get(p.jobId);
+        if (j === undefined || got.has(j.id)) continue;
+        const qk = queueKey(j.tenant, j.queue);
+        if (settings.queues[qk]?.concurrencyLimit != null && !this.full.has(qk)) (this.full.add(qk), (newlyFull = true));
+        const kk = `k\u0000${j.tenant}\u0000${j.concurrencyKey}`;
+        if (j.concurrencyKey != null && !this.full.has(kk)) (this.full.add(kk), (newlyFull = true));
+      }
+    }
     // Jobs of graphs get their parents' outcomes; others pass straight through.
     const { push, extras } = await prepareAssignments(ctx, assigned);
     const byWorker = new Map<string, typeof assigned>();
@@ -110,6 +144,16 @@ export class Dispatcher {
     for (const [workerId, jobs] of byWorker) this.gateway.push(workerId, jobs, extras);
     for (const job of assigned) ctx.events.emit('job', job.id);
     // Slots are still free and the read was full, or other servers took some: look again.
-    return assigned.length > 0 && (ready.length === limit || assigned.length < plan.length || plan.length < free);
+    return newlyFull || (assigned.length > 0 && (ready.length >= limit || assigned.length < plan.length || plan.length < free));
+  }
+
+  /** Weights and caps, re-read at most every SETTINGS_TTL_MS (they change rarely). */
+  private async settingsFor(tenants: string[]): Promise<FairnessSettings> {
+    const key = tenants.slice().sort().join('\u0000');
+    const now = this.ctx.now();
+    if (this.settings === null || this.settings.key !== key || now - this.settings.at > SETTINGS_TTL_MS) {
+      this.settings = { key, at: now, value: await this.ctx.store.fairnessSettings({ tenants }) };
+    }
+    return this.settings.value;
   }
 }

@@ -215,6 +215,12 @@ export interface FireResult {
   advanced: boolean;
 }
 
+/** A ready job and the priority it ranks with (the larger of its own and the one it inherits from blocked children). */
+export interface ReadyHead {
+  job: Job;
+  rank: number;
+}
+
 /** Weights and limits the dispatcher orders by. */
 export interface FairnessSettings {
   /** Weight per tenant id (only those not 1 need be present). */
@@ -413,6 +419,12 @@ export interface Store {
   queueSetLimits(p: { tenant: string; name: string; weight?: number; concurrencyLimit?: number | null; now: number; audit?: AuditInput }): Promise<QueueStats>;
   /** Sets a tenant's weight; BATON_E_NOT_FOUND for an unknown tenant. */
   tenantSetWeight(p: { id: string; weight: number; now: number; audit?: AuditInput }): Promise<Tenant>;
+  /**
+   * For each eligible queue (not paused, of `tenants`, in `queues` or all), up to `perQueue`
+   * pending jobs in priority order and up to `perQueue` oldest pending jobs, unordered and without
+   * repeats: the candidates the dispatcher re-ranks with aging, deadlines and weights.
+   */
+  jobListReadyHeads(p: { tenants: string[]; queues?: string[]; types: JobType[]; perQueue: number }): Promise<ReadyHead[]>;
   /** Weights and caps of `tenants` and their queues. */
   fairnessSettings(p: { tenants: string[] }): Promise<FairnessSettings>;
 

@@ -191,6 +191,21 @@ export function schedulesContract(ctx: ContractContext): void {
       expect(freed).toHaveLength(1);
     });
 
+    it('lists ready heads per queue by priority and by age, skipping paused queues', async () => {
+      const s = ctx.store();
+      const old = await insert(s, newJob({ priority: 1, runAt: T0 - 60_000 }));
+      const urgent = await insert(s, ...[1, 2, 3, 4].map((i) => newJob({ priority: 10, runAt: T0 + i })));
+      const [other] = await insert(s, newJob({ queue: 'other' }));
+      await insert(s, newJob({ queue: 'stopped' }));
+      await s.queueSetPaused({ tenant: TENANT, name: 'stopped', paused: true, now: T0 });
+      const heads = await s.jobListReadyHeads({ tenants: [TENANT], types: ['command'], perQueue: 2 });
+      // Two by priority, two by age (the old priority-1 job among them), one of `other`.
+      const ids = heads.map((h) => h.job.id).sort();
+      expect(ids).toEqual([old[0].id, urgent[0].id, urgent[1].id, other.id].sort());
+      expect(heads.find((h) => h.job.id === old[0].id)!.rank).toBe(1);
+      expect(await s.jobListReadyHeads({ tenants: [TENANT], queues: ['other'], types: ['command'], perQueue: 5 })).toEqual([expect.objectContaining({ rank: 5 })]);
+    });
+
     it('stores tenant and queue weights for the dispatcher', async () => {
       const s = ctx.store();
       await s.tenantCreate({ tenant: { id: TENANT, name: 'Acme', createdAt: T0 } });

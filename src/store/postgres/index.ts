@@ -21,8 +21,9 @@ import * as jobs from './jobs.ts';
 import * as leaders from './leaders.ts';
 import * as reports from './reports.ts';
 import * as limits from './limits.ts';
+import * as ready from './ready.ts';
 import * as schedules from './schedules.ts';
-import type { FairnessSettings, FireResult, ScheduleRecord, ScheduleRun } from '../types.ts';
+import type { FairnessSettings, FireResult, ReadyHead, ScheduleRecord, ScheduleRun } from '../types.ts';
 import type { Ctx } from './write.ts';
 
 /** Options of openPostgresStore. */
@@ -247,6 +248,9 @@ class PostgresStore implements Store {
   }
   async tenantSetWeight(p: Parameters<Store['tenantSetWeight']>[0]): Promise<Tenant> {
     return this.#do(() => limits.tenantSetWeight(this.#c, p));
+  }
+  async jobListReadyHeads(p: Parameters<Store['jobListReadyHeads']>[0]): Promise<ReadyHead[]> {
+    return this.#do(() => ready.jobListReadyHeads(this.#sql, p));
   }
   async fairnessSettings(p: { tenants: string[] }): Promise<FairnessSettings> {
     return this.#do(() => limits.fairnessSettings(this.#sql, p));

@@ -20,8 +20,9 @@ import * as jobs from './jobs.ts';
 import * as leaders from './leaders.ts';
 import * as reports from './reports.ts';
 import * as limits from './limits.ts';
+import * as ready from './ready.ts';
 import * as schedules from './schedules.ts';
-import type { FairnessSettings, FireResult, ScheduleRecord, ScheduleRun } from '../types.ts';
+import type { FairnessSettings, FireResult, ReadyHead, ScheduleRecord, ScheduleRun } from '../types.ts';
 
 /** Options of openSqliteStore. */
 export interface SqliteStoreOptions {
@@ -218,6 +219,9 @@ class SqliteStore implements Store {
   }
   async tenantSetWeight(p: Parameters<Store['tenantSetWeight']>[0]): Promise<Tenant> {
     return limits.tenantSetWeight(this.#sql, p);
+  }
+  async jobListReadyHeads(p: Parameters<Store['jobListReadyHeads']>[0]): Promise<ReadyHead[]> {
+    return ready.jobListReadyHeads(this.#sql, p);
   }
   async fairnessSettings(p: { tenants: string[] }): Promise<FairnessSettings> {
     return limits.fairnessSettings(this.#sql, p);

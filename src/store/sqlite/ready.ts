@@ -1,0 +1,42 @@
+/**
+ * Ready heads for fair, aged dispatch (SQLite): for each eligible queue, the first jobs of the
+ * ready index in priority order and the oldest ready jobs (jobs_ready_age), so the dispatcher
+ * can re-rank with aging, deadlines and weights while every read stays on a partial index and
+ * its cost is (queues × perQueue) rows however many jobs wait.
+ */
+import type { JobType } from '../../core/types.ts';
+import type { ReadyHead } from '../types.ts';
+import type { Sql } from './db.ts';
+import { loadJob } from './write.ts';
+
+const QUEUES_ALL = 'SELECT tenant, name FROM queues WHERE tenant IN (SELECT value FROM json_each(?)) AND paused = 0';
+const QUEUES_SOME = `SELECT tenant, name FROM queues WHERE tenant IN (SELECT value FROM json_each(?))
+  AND name IN (SELECT value FROM json_each(?)) AND paused = 0`;
+const BY_PRIORITY = `SELECT id, max(priority, inherited_priority) AS rank FROM jobs INDEXED BY jobs_ready
+  WHERE status = 'pending' AND tenant = ? AND queue = ? AND type IN (SELECT value FROM json_each(?))
+  ORDER BY max(priority, inherited_priority) DESC, run_at, created_at, id LIMIT ?`;
+const BY_AGE = `SELECT id, max(priority, inherited_priority) AS rank FROM jobs INDEXED BY jobs_ready_age
+  WHERE status = 'pending' AND tenant = ? AND queue = ? AND type IN (SELECT value FROM json_each(?))
+  ORDER BY run_at, id LIMIT ?`;
+
+/** See Store.jobListReadyHeads. */
+export function jobListReadyHeads(sql: Sql, p: { tenants: string[]; queues?: string[]; types: JobType[]; perQueue: number }): ReadyHead[] {
+  if (p.tenants.length === 0 || p.types.length === 0 || p.perQueue <= 0) return [];
+  const all = p.queues === undefined || p.queues.includes('*');
+  if (!all && p.queues!.length === 0) return [];
+  const tenants = JSON.stringify(p.tenants);
+  const queues = (all ? sql.stmt(QUEUES_ALL).all(tenants) : sql.stmt(QUEUES_SOME).all(tenants, JSON.stringify(p.queues))) as { tenant: string; name: string }[];
+  const types = JSON.stringify(p.types);
+  const seen = new Map<string, number>();
+  for (const q of queues) {
+    for (const stmt of [BY_PRIORITY, BY_AGE]) {
+      for (const r of sql.stmt(stmt).all(q.tenant, q.name, types, p.perQueue) as { id: string; rank: number }[]) seen.set(r.id, r.rank);
+    }
+  }
+  const out: ReadyHead[] = [];
+  for (const [id, rank] of seen) {
+    const job = loadJob(sql, id);
+    if (job !== null && job.status === 'pending') out.push({ job, rank });
+  }
+  return out;
+}
