@@ -12,7 +12,7 @@ import type { Sql } from './db.ts';
 import { attemptFromRow, jobFromNew, jobFromRow, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, type AttemptRow, type JobRow } from './rows.ts';
 import { checkFence } from './leaders.ts';
 import { admitWithinCaps, writeTimeFields } from './limits.ts';
-import { checkLimit, decodeCursor, encodeCursor, ensureQueue, loadJob, writeAudit, writeTransition } from './write.ts';
+import { checkLimit, decodeCursor, encodeCursor, ensureQueue, loadJob, loadJobs, writeAudit, writeTransition } from './write.ts';
 
 const INSERT_COLUMNS = ['id', 'tenant', 'created_at', ...SPEC_COLUMNS, ...STATE_COLUMNS];
 const INSERT_JOB = `INSERT INTO jobs (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})`;
@@ -219,13 +219,15 @@ export function jobAssignMany(sql: Sql, p: { assignments: AssignmentInput[]; now
   const run = () => sql.write(() => {
     const out: Job[] = [];
     // Queue and concurrency-key caps, counted in this transaction (004_schedules.sql).
-    const candidates = p.assignments.map((a) => loadJob(sql, a.jobId)).filter((j): j is Job => j !== null && j.status === 'pending');
+    // One read for the whole batch; `jobs` then follows each assignment written.
+    const jobs = loadJobs(sql, p.assignments.map((a) => a.jobId));
+    const candidates = p.assignments.map((a) => jobs.get(a.jobId)).filter((j): j is Job => j !== undefined && j.status === 'pending');
     const admitted = admitWithinCaps(sql, candidates);
     for (const a of p.assignments) {
       if (!admitted.has(a.jobId)) continue;
       admitted.delete(a.jobId);
-      const job = loadJob(sql, a.jobId);
-      if (job === null || job.status !== 'pending') continue;
+      const job = jobs.get(a.jobId);
+      if (job === undefined || job.status !== 'pending') continue;
       let r;
       try {
         r = transition(job, { type: 'assign', workerId: a.workerId, leaseToken: a.leaseToken, leaseExpiresAt: a.leaseExpiresAt }, p.now);
@@ -234,6 +236,7 @@ export function jobAssignMany(sql: Sql, p: { assignments: AssignmentInput[]; now
         throw e;
       }
       writeTransition(sql, r);
+      jobs.set(r.job.id, r.job);
       out.push(r.job);
     }
     return out;

@@ -11,7 +11,7 @@ import type { Fence, ReportOutcome } from '../types.ts';
 import type { Sql } from './db.ts';
 import { jobFromRow, type JobRow } from './rows.ts';
 import { checkFence } from './leaders.ts';
-import { loadJob, writeTransition } from './write.ts';
+import { loadJob, loadJobs, writeTransition } from './write.ts';
 
 const SELECT_ATTEMPT_LEASE = 'SELECT lease_token, worker_id FROM job_attempts WHERE job_id = ? AND attempt = ?';
 const INSERT_LOG = `INSERT OR IGNORE INTO job_logs (job_id, tenant, attempt, seq, stream, at, data)
@@ -50,8 +50,13 @@ function applyLog(sql: Sql, workerId: string, job: Job, r: Extract<Report, { kin
   return { ok: true, job: null };
 }
 
-function applyOne(sql: Sql, workerId: string, r: Report, now: number, random: () => number): ReportOutcome {
-  const job = loadJob(sql, r.jobId);
+/**
+ * Applies one report. `jobs` holds the batch's jobs as they stand in this transaction (loaded
+ * with one statement, then kept up to date with every transition written), so a batch reads
+ * each job once however many of its reports name it.
+ */
+function applyOne(sql: Sql, workerId: string, r: Report, now: number, random: () => number, jobs: Map<string, Job>): ReportOutcome {
+  const job = jobs.get(r.jobId) ?? null;
   if (job === null) return { ok: false, code: 'BATON_E_NOT_FOUND', message: `job ${r.jobId} not found` };
   if (r.kind === 'log') return applyLog(sql, workerId, job, r, now);
   // A current attempt held by another worker cannot be this worker's (tokens are unique anyway).
@@ -64,23 +69,26 @@ function applyOne(sql: Sql, workerId: string, r: Report, now: number, random: ()
   }
   const res = transition(job, eventOf(r, random), now);
   writeTransition(sql, res);
-  if (isTerminal(res.job.status)) onJobsEnded(sql, [res.job], now);
+  jobs.set(res.job.id, res.job);
+  // Releases and cascades change other jobs: keep the batch's view of them current too.
+  if (isTerminal(res.job.status)) for (const c of onJobsEnded(sql, [res.job], now)) if (jobs.has(c.id)) jobs.set(c.id, c);
   return { ok: true, job: res.job };
 }
 
 /** Applies a batch of reports in one transaction; see Store.reportApplyMany. */
 export function reportApplyMany(sql: Sql, p: { workerId: string; reports: Report[]; now: number; random: () => number }): ReportOutcome[] {
-  const run = () => sql.write(() =>
-    p.reports.map((r): ReportOutcome => {
+  const run = () => sql.write(() => {
+    const jobs = loadJobs(sql, [...new Set(p.reports.map((r) => r.jobId))]);
+    return p.reports.map((r): ReportOutcome => {
       try {
-        return applyOne(sql, p.workerId, r, p.now, p.random);
+        return applyOne(sql, p.workerId, r, p.now, p.random, jobs);
       } catch (e) {
         // transition throws before anything is written, so a refused report leaves no trace.
         if (isBatonError(e)) return { ok: false, code: e.code, message: e.message };
         throw e;
       }
-    }),
-  );
+    });
+  });
   return run();
 }
 
