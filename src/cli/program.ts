@@ -12,6 +12,7 @@ import { registerDev } from './commands/dev.ts';
 import { registerJobs } from './commands/jobs.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerQueues } from './commands/queues.ts';
+import { registerSchedules } from './commands/schedules.ts';
 import { registerServer } from './commands/server.ts';
 import { registerSubmit } from './commands/submit.ts';
 import { registerTemplates } from './commands/templates.ts';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerJobs(program);
   registerWorkflowCommands(program);
   registerTemplates(program);
+  registerSchedules(program);
   registerQueues(program);
   registerWorkers(program);
   registerTokens(program);

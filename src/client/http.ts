@@ -51,7 +51,7 @@ export type Query = Record<string, string | number | boolean | string[] | undefi
 
 /** One request's shape. */
 export interface RequestSpec {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   query?: Query;
   body?: unknown;

@@ -21,6 +21,7 @@ import type {
   WorkerView,
 } from '../core/api.ts';
 import type { BulkResultView, JobGraphView, TemplateView } from '../core/api.ts';
+import type { CronPreviewView, ScheduleRunView, ScheduleView } from '../core/api.ts';
 import type { JobInput, JobPatchInput } from '../core/spec.ts';
 import type { JobError, JobStatus, JobType, Role } from '../core/types.ts';
 import { BatonClientError, Transport, isBatonClientError, type BatonClientOptions } from './http.ts';
@@ -279,6 +280,77 @@ export class BatonClient {
   /** POST /v1/templates/import — imports a `templates/v1` document, all or nothing. */
   importTemplates(doc: unknown): Promise<{ created: number; skipped: number }> {
     return this.http.json({ method: 'POST', path: '/v1/templates/import', body: doc });
+  }
+
+  /** POST /v1/schedules — creates a cron schedule (see ScheduleInput in src/core/schedule.ts). */
+  createSchedule(input: Record<string, unknown>): Promise<ScheduleView> {
+    return this.http.json({ method: 'POST', path: '/v1/schedules', body: input });
+  }
+
+  /** GET /v1/schedules — the tenant's schedules by name (every page). */
+  async listSchedules(): Promise<ScheduleView[]> {
+    const out: ScheduleView[] = [];
+    let cursor: string | null = null;
+    do {
+      const q: string = cursor ? `?cursor=${encodeURIComponent(cursor)}` : '';
+      const page: { schedules: ScheduleView[]; nextCursor: string | null } = await this.http.json({ method: 'GET', path: `/v1/schedules${q}` });
+      out.push(...page.schedules);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return out;
+  }
+
+  /** GET /v1/schedules/:id. */
+  getSchedule(id: string): Promise<ScheduleView> {
+    return this.http.json({ method: 'GET', path: `/v1/schedules/${seg(id)}` });
+  }
+
+  /** PATCH /v1/schedules/:id — changes fields; null clears startAt, endAt or maxExecutions. */
+  updateSchedule(id: string, patch: Record<string, unknown>): Promise<ScheduleView> {
+    return this.http.json({ method: 'PATCH', path: `/v1/schedules/${seg(id)}`, body: patch });
+  }
+
+  /** DELETE /v1/schedules/:id — deletes a schedule and its run history (its jobs stay). */
+  async deleteSchedule(id: string): Promise<void> {
+    await this.http.json({ method: 'DELETE', path: `/v1/schedules/${seg(id)}` });
+  }
+
+  /** POST /v1/schedules/:id/pause or /resume. */
+  setSchedulePaused(id: string, paused: boolean): Promise<ScheduleView> {
+    return this.http.json({ method: 'POST', path: `/v1/schedules/${seg(id)}/${paused ? 'pause' : 'resume'}`, body: {} });
+  }
+
+  /** POST /v1/schedules/:id/trigger — fires once now; the schedule does not advance. */
+  triggerSchedule(id: string): Promise<{ run: ScheduleRunView; job: JobView }> {
+    return this.http.json({ method: 'POST', path: `/v1/schedules/${seg(id)}/trigger`, body: {} });
+  }
+
+  /** GET /v1/schedules/:id/runs — fires, newest first, one page of up to `limit`. */
+  async scheduleRuns(id: string, opts: { limit?: number; cursor?: string } = {}): Promise<{ runs: ScheduleRunView[]; nextCursor: string | null }> {
+    const q = new URLSearchParams();
+    if (opts.limit !== undefined) q.set('limit', String(opts.limit));
+    if (opts.cursor !== undefined) q.set('cursor', opts.cursor);
+    const qs = q.toString();
+    return this.http.json({ method: 'GET', path: `/v1/schedules/${seg(id)}/runs${qs ? `?${qs}` : ''}` });
+  }
+
+  /** GET /v1/cron/preview — the next `count` fires of `expr` in `timezone` after `from` (default now). */
+  cronPreview(expr: string, opts: { timezone?: string; from?: string; count?: number } = {}): Promise<CronPreviewView> {
+    const q = new URLSearchParams({ expr });
+    if (opts.timezone !== undefined) q.set('timezone', opts.timezone);
+    if (opts.from !== undefined) q.set('from', opts.from);
+    if (opts.count !== undefined) q.set('count', String(opts.count));
+    return this.http.json({ method: 'GET', path: `/v1/cron/preview?${q.toString()}` });
+  }
+
+  /** PUT /v1/queues/:name — sets a queue's weight and/or concurrency cap (null clears it). */
+  setQueueSettings(name: string, settings: { weight?: number; concurrencyLimit?: number | null }): Promise<QueueView> {
+    return this.http.json({ method: 'PUT', path: `/v1/queues/${seg(name)}`, body: settings });
+  }
+
+  /** PATCH /v1/tenants/:id — sets a tenant's weight (system admin). */
+  setTenantWeight(id: string, weight: number): Promise<TenantView> {
+    return this.http.json({ method: 'PATCH', path: `/v1/tenants/${seg(id)}`, body: { weight } });
   }
 
   /** GET /v1/queues — every queue of the tenant with its counts by status. */

@@ -190,3 +190,45 @@ export interface AuditView {
 export interface ErrorView {
   error: { code: string; message: string; field?: string; details?: unknown };
 }
+
+/** A cron schedule; instants are ISO 8601 with the offset of the schedule's zone at that instant. */
+export interface ScheduleView {
+  id: string;
+  name: string;
+  cron: string;
+  timezone: string;
+  /** The job each fire creates (as given to POST /v1/jobs). */
+  job: Record<string, unknown>;
+  startAt: string | null;
+  endAt: string | null;
+  maxExecutions: number | null;
+  jitterMs: number;
+  overlap: 'allow' | 'skip' | 'queue' | 'cancelPrevious';
+  catchUp: 'none' | 'latest' | 'all';
+  maxCatchUp: number;
+  paused: boolean;
+  /** Null while paused or once finished. */
+  nextFireAt: string | null;
+  lastFireAt: string | null;
+  /** Fires that created a job. */
+  executions: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** One fire of a schedule. */
+export interface ScheduleRunView {
+  fireAt: string;
+  jobId: string | null;
+  decision: 'started' | 'queued' | 'skipped' | 'cancelled_previous' | 'triggered';
+  /** The job's status now (its outcome once ended); null when no job was made. */
+  jobStatus: JobStatus | null;
+  createdAt: string;
+}
+
+/** GET /v1/cron/preview. */
+export interface CronPreviewView {
+  expr: string;
+  timezone: string;
+  fires: string[];
+}
