@@ -4,7 +4,7 @@
  */
 import { isBatonError } from '../../core/errors.ts';
 import type { Report } from '../../core/protocol.ts';
-import { isTerminal, transition, type JobEvent } from '../../core/transition.ts';
+import { isTerminal, transition, type JobEvent, type TransitionResult } from '../../core/transition.ts';
 import { onJobsEnded } from './graph.ts';
 import type { Job, LogEntry } from '../../core/types.ts';
 import type { Fence, ReportOutcome } from '../types.ts';
@@ -55,7 +55,7 @@ function applyLog(sql: Sql, workerId: string, job: Job, r: Extract<Report, { kin
  * with one statement, then kept up to date with every transition written), so a batch reads
  * each job once however many of its reports name it.
  */
-function applyOne(sql: Sql, workerId: string, r: Report, now: number, random: () => number, jobs: Map<string, Job>): ReportOutcome {
+function applyOne(sql: Sql, workerId: string, r: Report, now: number, random: () => number, jobs: Map<string, Job>, held: Map<string, TransitionResult>): ReportOutcome {
   const job = jobs.get(r.jobId) ?? null;
   if (job === null) return { ok: false, code: 'BATON_E_NOT_FOUND', message: `job ${r.jobId} not found` };
   if (r.kind === 'log') return applyLog(sql, workerId, job, r, now);
@@ -68,26 +68,53 @@ function applyOne(sql: Sql, workerId: string, r: Report, now: number, random: ()
     return { ok: true, job };
   }
   const res = transition(job, eventOf(r, random), now);
-  writeTransition(sql, res);
   jobs.set(res.job.id, res.job);
+  const prior = held.get(job.id);
+  const merged = prior === undefined ? res : mergeResults(sql, prior, res);
+  if (!isTerminal(res.job.status)) {
+    // Held until the batch ends (same transaction): a `completed` of the same attempt later in
+    // the batch then writes the job row and the attempt row once instead of twice.
+    held.set(job.id, merged);
+    return { ok: true, job: res.job };
+  }
+  held.delete(job.id);
+  // Written before onJobsEnded, which reads the parent's status from the table.
+  writeTransition(sql, merged);
   // Releases and cascades change other jobs: keep the batch's view of them current too.
-  if (isTerminal(res.job.status)) for (const c of onJobsEnded(sql, [res.job], now)) if (jobs.has(c.id)) jobs.set(c.id, c);
+  for (const c of onJobsEnded(sql, [res.job], now)) if (jobs.has(c.id)) jobs.set(c.id, c);
   return { ok: true, job: res.job };
+}
+
+/**
+ * Two transitions of one job in a row as one write: the later state, and the attempt changes of
+ * the same attempt merged in order. Anything else (a new attempt row) writes `a` now.
+ */
+function mergeResults(sql: Sql, a: TransitionResult, b: TransitionResult): TransitionResult {
+  const x = a.attemptChange;
+  const y = b.attemptChange;
+  if (x === null) return b;
+  if (y === null) return { job: b.job, attemptChange: x };
+  if (x.attempt === y.attempt && !x.insert && !y.insert) return { job: b.job, attemptChange: { ...x, fields: { ...x.fields, ...y.fields } } };
+  writeTransition(sql, a);
+  return b;
 }
 
 /** Applies a batch of reports in one transaction; see Store.reportApplyMany. */
 export function reportApplyMany(sql: Sql, p: { workerId: string; reports: Report[]; now: number; random: () => number }): ReportOutcome[] {
   const run = () => sql.write(() => {
     const jobs = loadJobs(sql, [...new Set(p.reports.map((r) => r.jobId))]);
-    return p.reports.map((r): ReportOutcome => {
+    const held = new Map<string, TransitionResult>();
+    const outcomes = p.reports.map((r): ReportOutcome => {
       try {
-        return applyOne(sql, p.workerId, r, p.now, p.random, jobs);
+        return applyOne(sql, p.workerId, r, p.now, p.random, jobs, held);
       } catch (e) {
         // transition throws before anything is written, so a refused report leaves no trace.
         if (isBatonError(e)) return { ok: false, code: e.code, message: e.message };
         throw e;
       }
     });
+    for (const r of held.values()) writeTransition(sql, r);
+    return outcomes;
   });
   return run();
 }
