@@ -61,10 +61,11 @@ export async function writeResults(tx: Db, results: TransitionResult[]): Promise
       attempts.set(key, { jobId: job.id, attempt: c.attempt, insert: false, tenant: job.tenant, workerId: null, leaseToken: null, fields: { ...c.fields } });
     }
   }
-  await updateJobStates(tx, [...jobs.values()]);
   const all = [...attempts.values()];
-  await insertAttempts(tx, all.filter((a) => a.insert));
-  await updateAttempts(tx, all.filter((a) => !a.insert));
+  // Independent statements (other rows, other tables): sent together, the client pipelines them
+  // on the transaction's connection and the server runs them in this order — one round trip
+  // of waiting instead of three.
+  await Promise.all([updateJobStates(tx, [...jobs.values()]), insertAttempts(tx, all.filter((a) => a.insert)), updateAttempts(tx, all.filter((a) => !a.insert))]);
 }
 
 async function updateJobStates(tx: Db, jobs: Job[]): Promise<void> {
