@@ -10,7 +10,9 @@
 import { parseCron } from '../core/cron.ts';
 import { isBatonError } from '../core/errors.ts';
 import { applyJitter, dueFires, jobForFire, DEFAULT_FIRE_GRACE_MS } from '../core/schedule.ts';
-import type { ScheduleRecord } from '../store/types.ts';
+import type { Fence, FireResult, ScheduleRecord, Store } from '../store/types.ts';
+
+type FireItem = Parameters<Store['scheduleFireMany']>[0]['items'][number];
 import type { ServerContext } from './context.ts';
 import type { Leader } from './leader.ts';
 
@@ -93,17 +95,12 @@ export class CronService {
       const tick: CronTick = { at: ctx.now(), fired: [], expired: 0 };
       try {
         for (;;) {
-          const due = await ctx.store.scheduleListDue({ now: ctx.now(), limit: DUE_BATCH });
-          for (const s of due) {
-            try {
-              await this.fire(s, tick);
-            } catch (e) {
-              if (isBatonError(e) && e.code === 'BATON_E_NOT_LEADER') throw e;
-              // One broken schedule must not stop the others; it is tried again next tick.
-              ctx.log.error({ err: e, schedule: s.id }, 'firing a schedule failed');
-            }
-          }
-          if (due.length < DUE_BATCH) break;
+          // Only what was due when the tick began; later fires are the next tick's (armed at once).
+          const due = await ctx.store.scheduleListDue({ now: tick.at, limit: DUE_BATCH });
+          const advanced = await this.fireBatch(due, tick, fence);
+          if (tick.fired.length > 0) this.wakeDispatcher();
+          // A batch that moved nothing (every schedule in it broken) must not spin.
+          if (due.length < DUE_BATCH || advanced === 0) break;
         }
         for (;;) {
           const expired = await ctx.store.jobExpireDeadlines({ now: ctx.now(), limit: DEADLINE_BATCH, fence });
@@ -111,7 +108,7 @@ export class CronService {
           for (const j of expired) ctx.events.emit('job', j.id);
           if (expired.length < DEADLINE_BATCH) break;
         }
-        if (tick.fired.length > 0 || tick.expired > 0) this.wakeDispatcher();
+        if (tick.expired > 0) this.wakeDispatcher();
         const [fire, deadline] = await Promise.all([ctx.store.scheduleNextFireAt(), ctx.store.jobNextDeadline()]);
         if (fire !== null) next = Math.min(next, fire);
         // A deadline is passed strictly after its instant.
@@ -124,43 +121,75 @@ export class CronService {
     this.arm(next);
   }
 
-  /** Makes the due fires of one schedule. */
-  private async fire(s: ScheduleRecord, tick: CronTick): Promise<void> {
+  /**
+   * Makes the due fires of `due` in one transaction (scheduleFireMany); when that fails, one
+   * schedule at a time, so one broken schedule cannot stop the others. Returns how many advanced.
+   */
+  private async fireBatch(due: ScheduleRecord[], tick: CronTick, fence: Fence): Promise<number> {
     const { ctx } = this;
-    const fence = this.leader.fence();
-    if (!fence) return;
     const now = ctx.now();
+    const prepared: { s: ScheduleRecord; item: FireItem; skippedMissed: boolean }[] = [];
+    for (const s of due) {
+      // Lateness is judged at the tick's start: a schedule waiting behind others of the same
+      // tick is not "missed" (that is for downtime), only late.
+      const p = this.prepare(s, Math.min(now, tick.at), now);
+      if (p !== null) prepared.push({ s, ...p });
+    }
+    if (prepared.length === 0) return 0;
+    let results: (FireResult | null)[];
+    try {
+      results = await ctx.store.scheduleFireMany({ items: prepared.map((p) => p.item), now, fence });
+    } catch (e) {
+      if (isBatonError(e) && e.code === 'BATON_E_NOT_LEADER') throw e;
+      ctx.log.warn({ err: e }, 'firing a batch of schedules failed; firing them one by one');
+      results = [];
+      for (const p of prepared) {
+        try {
+          results.push(await ctx.store.scheduleFire({ ...p.item, now, fence }));
+        } catch (e2) {
+          if (isBatonError(e2) && e2.code === 'BATON_E_NOT_LEADER') throw e2;
+          ctx.log.error({ err: e2, schedule: p.s.id }, 'firing a schedule failed; it is tried again next tick');
+          results.push(null);
+        }
+      }
+    }
+    let advanced = 0;
+    results.forEach((r, i) => {
+      if (r === null) return;
+      const { s, skippedMissed } = prepared[i];
+      if (r.advanced) advanced++;
+      if (skippedMissed) ctx.log.info({ schedule: s.id, catchUp: s.catchUp }, 'missed fires left out by the catch-up policy');
+      for (const st of r.stopped) ctx.services.cancelAttempt({ ...st, reason: 'cancelled_by_schedule' });
+      for (const j of r.jobs) {
+        ctx.events.emit('job', j.id);
+        if (j.status === 'scheduled') ctx.services.scheduledAt(j.runAt);
+      }
+      for (const run of r.runs) tick.fired.push({ scheduleId: s.id, fireAt: run.fireAt, jobId: run.jobId });
+    });
+    return advanced;
+  }
+
+  /** The fires of one schedule due at `now`, as scheduleFire input; null when it cannot be parsed. */
+  private prepare(s: ScheduleRecord, judgeAt: number, now: number): { item: FireItem; skippedMissed: boolean } | null {
+    const { ctx } = this;
     let cron;
     try {
       cron = parseCron(s.cron, s.timezone);
     } catch (e) {
       // Stored schedules were checked on the way in; a zone dropped from tzdata since then stops only this one.
       ctx.log.error({ err: e, schedule: s.id }, 'schedule can no longer be parsed; it is skipped');
-      return;
+      return null;
     }
-    const due = dueFires({ ...s, cron }, s.lastFireAt, now, this.graceMs);
+    const due = dueFires({ ...s, cron }, s.lastFireAt, judgeAt, this.graceMs);
     const fires = due.fires.map((fireAt) => ({
       fireAt,
       job: jobForFire(s, { id: ctx.newId(), tenant: s.tenant }, applyJitter(fireAt, s.jitterMs, ctx.random()), now),
     }));
-    const r = await ctx.store.scheduleFire({
-      tenant: s.tenant,
-      scheduleId: s.id,
-      fires,
-      nextFireAt: due.nextFireAt,
-      expectLastFireAt: s.lastFireAt,
+    return {
       // Missed fires left out by the catch-up policy are judged: they are not looked at again.
-      judgedTo: now,
-      now,
-      fence,
-    });
-    if (due.skippedMissed) ctx.log.info({ schedule: s.id, catchUp: s.catchUp }, 'missed fires left out by the catch-up policy');
-    for (const st of r.stopped) ctx.services.cancelAttempt({ ...st, reason: 'cancelled_by_schedule' });
-    for (const j of r.jobs) {
-      ctx.events.emit('job', j.id);
-      if (j.status === 'scheduled') ctx.services.scheduledAt(j.runAt);
-    }
-    for (const run of r.runs) tick.fired.push({ scheduleId: s.id, fireAt: run.fireAt, jobId: run.jobId });
+      item: { tenant: s.tenant, scheduleId: s.id, fires, nextFireAt: due.nextFireAt, expectLastFireAt: s.lastFireAt, judgedTo: judgeAt },
+      skippedMissed: due.skippedMissed,
+    };
   }
 
   private failed(e: unknown, what: string): void {

@@ -407,6 +407,11 @@ export interface Store {
     fence?: Fence;
     audit?: AuditInput;
   }): Promise<FireResult>;
+  /**
+   * scheduleFire for several schedules in one transaction (the fence checked once), in the order
+   * given: what the cron service uses when many schedules are due on one tick.
+   */
+  scheduleFireMany(p: { items: Omit<Parameters<Store['scheduleFire']>[0], 'now' | 'fence'>[]; now: number; fence?: Fence }): Promise<FireResult[]>;
   /** Runs of a schedule of `tenant`, newest first; BATON_E_NOT_FOUND for an unknown schedule. */
   scheduleRuns(p: { tenant: string; id: string; limit: number; cursor?: string | null }): Promise<Page<ScheduleRun>>;
 

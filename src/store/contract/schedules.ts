@@ -91,6 +91,19 @@ export function schedulesContract(ctx: ContractContext): void {
       await rejectsWith(s.scheduleRuns({ tenant: 'globex', id: sc.id, limit: 1 }), 'BATON_E_NOT_FOUND');
     });
 
+    it('fires several schedules in one transaction, fenced once, results in input order', async () => {
+      const s = ctx.store();
+      const a = await s.scheduleCreate({ schedule: newSchedule() });
+      const b = await s.scheduleCreate({ schedule: newSchedule() });
+      const item = (sc: ScheduleRecord, at: number) => ({ tenant: TENANT, scheduleId: sc.id, fires: [{ fireAt: at, job: newJob({ runAt: at }) }], nextFireAt: at + 1000, expectLastFireAt: null });
+      const out = await s.scheduleFireMany({ items: [item(b, T0 + 1000), item(a, T0 + 1000)], now: T0 + 1000 });
+      expect(out.map((r) => r.runs[0].scheduleId)).toEqual([b.id, a.id]);
+      expect(out.every((r) => r.advanced && r.jobs.length === 1)).toBe(true);
+      await s.leaderAcquire({ name: 'cron', holder: 'x', ttlMs: 1000, now: T0 });
+      await rejectsWith(s.scheduleFireMany({ items: [item(a, T0 + 2000)], now: T0 + 5000, fence: { name: 'cron', holder: 'x', term: 1 } }), 'BATON_E_NOT_LEADER');
+      expect((await s.scheduleGet({ tenant: TENANT, id: a.id }))!.lastFireAt).toBe(T0 + 1000);
+    });
+
     it('makes a tick once when two callers race for it', async () => {
       const s = ctx.store();
       const sc = await s.scheduleCreate({ schedule: newSchedule() });

@@ -234,6 +234,9 @@ class PostgresStore implements Store {
   async scheduleFire(p: Parameters<Store['scheduleFire']>[0]): Promise<FireResult> {
     return this.#do(() => schedules.scheduleFire(this.#c, p));
   }
+  async scheduleFireMany(p: Parameters<Store['scheduleFireMany']>[0]): Promise<FireResult[]> {
+    return this.#do(() => schedules.scheduleFireMany(this.#c, p));
+  }
   async scheduleRuns(p: Parameters<Store['scheduleRuns']>[0]): Promise<Page<ScheduleRun>> {
     return this.#do(() => schedules.scheduleRuns(this.#sql, p));
   }

@@ -186,6 +186,24 @@ async function insertFireJob(tx: Db, p: Parameters<Store['scheduleFire']>[0]['fi
 export async function scheduleFire(c: Ctx, p: Parameters<Store['scheduleFire']>[0]): Promise<FireResult> {
   return inTx(c.sql, async (tx) => {
     await checkFence(tx, p.fence, p.now);
+    return fireIn(tx, c, p);
+  });
+}
+
+/** See Store.scheduleFireMany. Schedules are locked in id order, one order for every caller. */
+export async function scheduleFireMany(c: Ctx, p: Parameters<Store['scheduleFireMany']>[0]): Promise<FireResult[]> {
+  return inTx(c.sql, async (tx) => {
+    await checkFence(tx, p.fence, p.now);
+    const order = p.items.map((_, i) => i).sort((a, b) => (p.items[a].scheduleId < p.items[b].scheduleId ? -1 : p.items[a].scheduleId > p.items[b].scheduleId ? 1 : 0));
+    const out: FireResult[] = new Array(p.items.length);
+    for (const i of order) out[i] = await fireIn(tx, c, { ...p.items[i], now: p.now });
+    return out;
+  });
+}
+
+/** One schedule's fires inside `tx` (fence already checked). */
+async function fireIn(tx: Db, c: Ctx, p: Parameters<Store['scheduleFire']>[0]): Promise<FireResult> {
+  {
     const none: FireResult = { runs: [], jobs: [], stopped: [], advanced: false };
     const s = await load(tx, p.tenant, p.scheduleId, true);
     if (s === null) return none;
@@ -226,7 +244,7 @@ export async function scheduleFire(c: Ctx, p: Parameters<Store['scheduleFire']>[
     if (p.audit) await writeAudit(tx, s.tenant, p.audit, p.now);
     await notifyWake(tx, c.channel, result.jobs.filter((j) => j.status === 'pending' || j.status === 'scheduled').map((j) => j.tenant));
     return result;
-  });
+  }
 }
 
 /** See Store.scheduleRuns. */

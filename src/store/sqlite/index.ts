@@ -205,6 +205,9 @@ class SqliteStore implements Store {
   async scheduleFire(p: Parameters<Store['scheduleFire']>[0]): Promise<FireResult> {
     return schedules.scheduleFire(this.#sql, p);
   }
+  async scheduleFireMany(p: Parameters<Store['scheduleFireMany']>[0]): Promise<FireResult[]> {
+    return schedules.scheduleFireMany(this.#sql, p);
+  }
   async scheduleRuns(p: Parameters<Store['scheduleRuns']>[0]): Promise<Page<ScheduleRun>> {
     return schedules.scheduleRuns(this.#sql, p);
   }

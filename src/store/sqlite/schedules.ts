@@ -229,6 +229,14 @@ export function scheduleFire(sql: Sql, p: Parameters<Store['scheduleFire']>[0]):
   });
 }
 
+/** See Store.scheduleFireMany. */
+export function scheduleFireMany(sql: Sql, p: Parameters<Store['scheduleFireMany']>[0]): FireResult[] {
+  return sql.write(() => {
+    checkFence(sql, p.fence, p.now);
+    return p.items.map((i) => scheduleFire(sql, { ...i, now: p.now }));
+  });
+}
+
 /** See Store.scheduleRuns. */
 export function scheduleRuns(sql: Sql, p: { tenant: string; id: string; limit: number; cursor?: string | null }): Page<ScheduleRun> {
   checkLimit(p.limit);
