@@ -6,8 +6,8 @@
  * - two queues of weights 3:1 flooding one worker pool get 75 % / 25 % of completions (± 5 %);
  * - a priority-1 job under a priority-10 flood starts within the documented aging bound.
  *
- * Durations: BATON_E2E_CRON_SECONDS (default 12) and BATON_E2E_DOWNTIME_SECONDS (default 10).
- * The issue's 30 s run: `BATON_E2E_CRON_SECONDS=30 npx vitest run test/e2e/schedules.test.ts`.
+ * Durations: BATON_E2E_CRON_SECONDS (default 30, as the issue asks) and BATON_E2E_DOWNTIME_SECONDS (default 10).
+ * A shorter local run: `BATON_E2E_CRON_SECONDS=10 npx vitest run test/e2e/schedules.test.ts`.
  */
 import path from 'node:path';
 import postgres from 'postgres';
@@ -16,7 +16,7 @@ import type { BatonClient } from '../../src/client/index.ts';
 import type { ScheduleRunView } from '../../src/core/api.ts';
 import { freePort, killAll, postgresStore, startServerProcess, startWorkerProcess, tempDir, until, type ServerProc } from './harness.ts';
 
-const CRON_SECONDS = Number(process.env.BATON_E2E_CRON_SECONDS ?? 12);
+const CRON_SECONDS = Number(process.env.BATON_E2E_CRON_SECONDS ?? 30);
 const DOWNTIME_SECONDS = Number(process.env.BATON_E2E_DOWNTIME_SECONDS ?? 10);
 const env = { BATON_LEASE_MS: '3000', BATON_HEARTBEAT_MS: '500', BATON_REAP_INTERVAL_MS: '200', BATON_LEADER_TTL_MS: '1500', BATON_LOG_LEVEL: 'warn' };
 const HANDLERS = path.resolve('test/e2e/fixtures/record-handlers.ts');
