@@ -388,7 +388,7 @@ export class BatonClient {
   }
 
   /** POST /v1/tokens — creates a token; the reply is the only time its secret is shown. */
-  createToken(p: { name: string; role: Role }): Promise<CreatedTokenView> {
+  createToken(p: { name: string; role: Role; system?: boolean }): Promise<CreatedTokenView> {
     return this.http.json({ method: 'POST', path: '/v1/tokens', body: p });
   }
 

@@ -8,7 +8,13 @@ import type { Job, JobType, WorkerStatus } from './types.ts';
 /** What placement needs to know of a worker right now. */
 export interface WorkerView {
   id: string;
+  /** The tenant the worker registered in (its token's tenant). */
   tenant: string;
+  /**
+   * True for a worker connected with a system token: it serves jobs of every tenant, so tenants
+   * compete for it by their weights. Otherwise it serves only jobs of `tenant`.
+   */
+  shared?: boolean;
   status: WorkerStatus;
   types: readonly JobType[];
   handlers: readonly string[];
@@ -35,7 +41,8 @@ const RESOURCE_EPSILON = 1e-9;
 
 /** True when `w` may take `job` now (every hard rule holds). */
 export function canTake(w: WorkerView, job: PlaceableJob): boolean {
-  if (w.status !== 'active' || w.tenant !== job.tenant) return false;
+  if (w.status !== 'active') return false;
+  if (w.shared !== true && w.tenant !== job.tenant) return false;
   if (w.running >= w.capacity) return false;
   if (!w.types.includes(job.type)) return false;
   if (job.type === 'function') {

@@ -19,6 +19,8 @@ import { FairOrder, queueKey } from './ordering.ts';
 const MAX_ROUND = 1000;
 /** How long weights and caps read from the store are reused, ms. */
 const SETTINGS_TTL_MS = 1000;
+/** How long the tenant list is reused while a shared worker has free slots, ms. */
+const TENANTS_TTL_MS = 1000;
 /** Safety tick: catches anything a missed wake-up would leave waiting. */
 const TICK_MS = 1000;
 
@@ -35,6 +37,7 @@ export class Dispatcher {
   /** Queues and concurrency keys found at their cap during the current wake. */
   private readonly full = new Set<string>();
   private settings: { key: string; at: number; value: FairnessSettings } | null = null;
+  private allTenants: { at: number; value: string[] } | null = null;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -93,7 +96,8 @@ export class Dispatcher {
     const { ctx } = this;
     const views = this.gateway.views().filter((w) => w.status === 'active' && w.running < w.capacity);
     if (views.length === 0) return false;
-    const tenants = [...new Set(views.map((w) => w.tenant))];
+    // A shared worker (system token) serves every tenant, so every tenant's ready work counts.
+    const tenants = views.some((w) => w.shared === true) ? await this.tenantIds() : [...new Set(views.map((w) => w.tenant))];
     const types = [...new Set(views.flatMap((w) => w.types))] as JobType[];
     const queues = views.some((w) => w.queues.includes('*')) ? undefined : [...new Set(views.flatMap((w) => w.queues))];
     const free = views.reduce((n, w) => n + (w.capacity - w.running), 0);
@@ -145,6 +149,15 @@ export class Dispatcher {
     for (const job of assigned) ctx.events.emit('job', job.id);
     // Slots are still free and the read was full, or other servers took some: look again.
     return newlyFull || (assigned.length > 0 && (ready.length >= limit || assigned.length < plan.length || plan.length < free));
+  }
+
+  /** Ids of every tenant, re-read at most every TENANTS_TTL_MS (a new tenant waits that long). */
+  private async tenantIds(): Promise<string[]> {
+    const now = this.ctx.now();
+    if (this.allTenants === null || now - this.allTenants.at > TENANTS_TTL_MS) {
+      this.allTenants = { at: now, value: (await this.ctx.store.tenantList()).map((t) => t.id) };
+    }
+    return this.allTenants.value;
   }
 
   /** Weights and caps, re-read at most every SETTINGS_TTL_MS (they change rarely). */

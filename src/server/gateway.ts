@@ -72,6 +72,8 @@ export class Gateway {
       out.push({
         id: c.info.id,
         tenant: c.info.tenant,
+        // A system token's worker is shared: it serves every tenant (README "Workers").
+        shared: c.principal.system,
         status: c.draining ? 'draining' : 'active',
         types: c.info.types,
         handlers: c.info.handlers,

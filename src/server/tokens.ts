@@ -52,7 +52,7 @@ export async function mintToken(
  * exists yet, a system admin token in it. Safe to call on every start.
  *
  * @returns the new admin token string (the caller prints it and writes it to the admin-token
- *   file), or null when a system token existed already.
+ *   file), or null when a system admin token existed already.
  */
 export async function bootstrap(ctx: ServerContext): Promise<{ adminToken: string | null }> {
   const now = ctx.now();
@@ -62,7 +62,13 @@ export async function bootstrap(ctx: ServerContext): Promise<{ adminToken: strin
       audit: { actor: SYSTEM_ACTOR, action: 'tenant.create', targetType: 'tenant', targetId: DEFAULT_TENANT },
     });
   }
-  if ((await ctx.store.tokenCountSystem()) > 0) return { adminToken: null };
+  // Only a system *admin* counts: system worker tokens (shared workers) cannot use the REST API,
+  // so with nothing but those left an operator would be locked out. Bootstrap admins live in the
+  // default tenant.
+  if ((await ctx.store.tokenCountSystem()) > 0) {
+    const own = await ctx.store.tokenList({ tenant: DEFAULT_TENANT });
+    if (own.some((t) => t.system && t.role === 'admin')) return { adminToken: null };
+  }
   const { secret } = await mintToken(ctx, {
     tenant: DEFAULT_TENANT,
     name: BOOTSTRAP_TOKEN_NAME,

@@ -180,6 +180,18 @@ describe('token routes', () => {
     expect(dup.status).toBe(409);
   });
 
+  it('lets only a system admin create a system token, and only with role worker', async () => {
+    const made = await call('POST', '/v1/tokens', h.auth(tokens.system), { name: 'shared-pool', role: 'worker', system: true });
+    expect(made.status).toBe(201);
+    expect(made.body).toMatchObject({ role: 'worker', system: true, tenant: 'default' });
+    expect(await authenticate(h.ctx, `Bearer ${made.body.token}`)).toMatchObject({ role: 'worker', system: true });
+    const byTenantAdmin = await call('POST', '/v1/tokens', h.auth(tokens.admin), { name: 'sneaky', role: 'worker', system: true });
+    expect(byTenantAdmin.status).toBe(403);
+    const asAdmin = await call('POST', '/v1/tokens', h.auth(tokens.system), { name: 'second-root', role: 'admin', system: true });
+    expect(asAdmin.body.error).toMatchObject({ code: 'BATON_E_VALIDATION', field: 'system' });
+    expect((await call('DELETE', `/v1/tokens/${made.body.id}`, h.auth(tokens.system))).status).toBe(204);
+  });
+
   it("does not let a tenant admin revoke the system token or another tenant's token", async () => {
     const sysId = parseToken(tokens.system)!.tokenId;
     expect((await call('DELETE', `/v1/tokens/${sysId}`, h.auth(tokens.admin))).status).toBe(403);
@@ -192,5 +204,20 @@ describe('bootstrap', () => {
   it('creates no second system token on the next start', async () => {
     expect(await bootstrap(h.ctx)).toEqual({ adminToken: null });
     expect(await h.ctx.store.tokenCountSystem()).toBe(1);
+  });
+
+  it('makes a new system admin when only system worker tokens are left', async () => {
+    const own = await makeApiHarness();
+    try {
+      const res = await own.app.inject({ method: 'POST', url: '/v1/tokens', headers: own.auth(own.adminToken), payload: { name: 'shared-pool', role: 'worker', system: true } });
+      expect(res.statusCode).toBe(201);
+      const adminId = parseToken(own.adminToken)!.tokenId;
+      expect((await own.app.inject({ method: 'DELETE', url: `/v1/tokens/${adminId}`, headers: own.auth(own.adminToken) })).statusCode).toBe(204);
+      const again = await bootstrap(own.ctx);
+      expect(again.adminToken).toMatch(/^baton_/);
+      expect(await authenticate(own.ctx, `Bearer ${again.adminToken}`)).toMatchObject({ role: 'admin', system: true });
+    } finally {
+      await own.close();
+    }
   });
 });

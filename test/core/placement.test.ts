@@ -48,6 +48,20 @@ describe('canTake: each hard rule excludes', () => {
     it(`refuses ${name}`, () => expect(canTake(worker(w), job(j))).toBe(false));
   }
 
+  it('a shared worker (system token) takes jobs of every tenant; others only their own', () => {
+    expect(canTake(worker({ shared: true }), job({ tenant: 'globex' }))).toBe(true);
+    expect(canTake(worker({ shared: true }), job())).toBe(true);
+    expect(canTake(worker({ shared: false }), job({ tenant: 'globex' }))).toBe(false);
+    expect(canTake(worker(), job({ tenant: 'globex' }))).toBe(false);
+  });
+
+  it('a shared worker still obeys every other hard rule', () => {
+    for (const [name, w, j] of cases) {
+      if (name === 'another tenant') continue;
+      expect(canTake(worker({ ...w, shared: true }), job({ ...j, tenant: 'globex' })), name).toBe(false);
+    }
+  });
+
   it('serves a listed queue, and every queue with *', () => {
     expect(canTake(worker({ queues: ['emails', 'reports'] }), job({ queue: 'reports' }))).toBe(true);
     expect(canTake(worker({ queues: ['*'] }), job({ queue: 'anything' }))).toBe(true);
@@ -109,6 +123,7 @@ const workerArb = (id: string): fc.Arbitrary<WorkerView> =>
   fc.record({
     id: fc.constant(id),
     tenant: fc.constantFrom('acme', 'acme', 'globex'),
+    shared: fc.constantFrom(false, false, true),
     status: fc.constantFrom('active' as const, 'active' as const, 'active' as const, 'draining' as const),
     types: fc.subarray(TYPES, { minLength: 1 }),
     handlers: fc.subarray(['resize', 'email']),
@@ -188,7 +203,8 @@ describe('planPlacements properties', () => {
   it('a job no worker can take changes nothing for the jobs around it', () => {
     fc.assert(
       fc.property(fleetArb, queueArb, fc.nat(), (workers, jobs, at) => {
-        const orphan = job({ id: 'orphan', tenant: 'nobody' });
+        // A handler no worker has: even a shared worker (any tenant) cannot take it.
+        const orphan = job({ id: 'orphan', tenant: 'nobody', type: 'function', payload: { handler: 'nobody' } });
         const i = jobs.length === 0 ? 0 : at % (jobs.length + 1);
         const withOrphan = [...jobs.slice(0, i), orphan, ...jobs.slice(i)];
         expect(planPlacements(withOrphan, workers)).toEqual(planPlacements(jobs, workers));

@@ -152,6 +152,31 @@ describe('worker gateway', () => {
     expect((await admin.logs(job.id)).logs.map((l) => l.data)).toEqual(['hi\n']);
   });
 
+  it("a shared worker (system token) gets another tenant's job; its reports are fenced and applied", async () => {
+    await admin.createTenant({ id: 'gw-acme', name: 'gw-acme' });
+    const made = await new BatonClient({ url: server.url, token: server.adminToken!, tenant: 'gw-acme' }).createToken({ name: 'gw-acme-admin', role: 'admin' });
+    const acme = new BatonClient({ url: server.url, token: made.token });
+    const w = await new RawWorker(server.adminToken!).open();
+    await w.hello(['gw-shared']);
+    const job = await acme.submit({ type: 'command', queue: 'gw-shared', payload: { argv: ['true'] } });
+    const a: Assignment = (await w.next('assign')).jobs[0];
+    expect(a).toMatchObject({ jobId: job.id, tenant: 'gw-acme' });
+    w.send({
+      t: 'reports',
+      batch: 1,
+      reports: [
+        { kind: 'completed', jobId: a.jobId, attempt: a.attempt, leaseToken: 'forged', at: Date.now(), result: { by: 'forger' } },
+        { kind: 'completed', jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: Date.now(), result: { by: 'shared' } },
+      ],
+    });
+    const ack = await w.next('ack', (m) => m.batch === 1);
+    expect(ack.verdicts.map((v) => (v.ok ? 'ok' : v.code))).toEqual(['BATON_E_STALE_ATTEMPT', 'ok']);
+    expect((await acme.result(job.id)).result).toEqual({ by: 'shared' });
+    // Reads stay isolated: the worker row belongs to the tenant it registered in.
+    expect(await acme.workers()).toEqual([]);
+    w.ws.close();
+  });
+
   it('fails an attempt whose result is over the limit', async () => {
     const w = await new RawWorker(server.adminToken!).open();
     await w.hello(['gw-big']);

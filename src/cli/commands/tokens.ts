@@ -26,10 +26,11 @@ export function registerTokens(program: Command): void {
     .description('create a token and print its secret (shown only this once)')
     .requiredOption('--name <name>', 'a name for the token, unique in the tenant')
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
+    .option('--system', 'a system worker token (role worker, system admin only): its workers serve every tenant')
     .option('--json', 'print the token as JSON')
-    .action(async (flags: { name: string; role: string; json?: boolean }, cmd: Command) => {
+    .action(async (flags: { name: string; role: string; system?: boolean; json?: boolean }, cmd: Command) => {
       if (!(ROLES as readonly string[]).includes(flags.role)) throw usage(`--role must be one of ${ROLES.join(', ')}, got "${flags.role}"`, '--role');
-      const t = await clientFor(cmd).createToken({ name: flags.name, role: flags.role as Role });
+      const t = await clientFor(cmd).createToken({ name: flags.name, role: flags.role as Role, ...(flags.system ? { system: true } : {}) });
       if (flags.json) return printJson(t);
       process.stdout.write(`${t.token}\n`);
       process.stderr.write(`token ${t.id} (${t.name}, ${t.role}) created; its secret above is not shown again\n`);

@@ -16,6 +16,7 @@ export const TokenInput = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9_.:@-]*$' }),
     role: Type.Union(ROLES.map((r) => Type.Literal(r))),
+    system: Type.Optional(Type.Boolean({ description: 'a system worker token: its workers are shared by every tenant (system admin only; role must be worker)' })),
   },
   { additionalProperties: false },
 );
@@ -28,11 +29,17 @@ export function tokenRoutes(ctx: ServerContext) {
       { config: { role: 'admin' }, schema: { tags: ['tokens'], summary: 'Create a token; its secret is shown only in this response', security: BEARER, body: TokenInput } },
       async (req, reply) => {
         const p = principalOf(req);
+        // A system worker token makes shared workers (README "Workers"); only a system admin may
+        // mint one, and only for the worker role, so no new way to get system REST rights opens.
+        if (req.body.system === true) {
+          if (!p.system) throw new BatonError('BATON_E_FORBIDDEN', 'only a system admin token may create a system token');
+          if (req.body.role !== 'worker') throw new BatonError('BATON_E_VALIDATION', 'a system token created here must have role worker', { field: 'system' });
+        }
         const existing = await ctx.store.tokenList({ tenant: p.tenant });
         if (existing.some((t) => t.name === req.body.name)) {
           throw new BatonError('BATON_E_CONFLICT', `a token named "${req.body.name}" exists already in tenant ${p.tenant}`, { field: 'name' });
         }
-        const { record, secret } = await mintToken(ctx, { tenant: p.tenant, name: req.body.name, role: req.body.role, actor: actorOf(p) });
+        const { record, secret } = await mintToken(ctx, { tenant: p.tenant, name: req.body.name, role: req.body.role, system: req.body.system === true, actor: actorOf(p) });
         return reply.status(201).send(createdTokenView(record, secret));
       },
     );
