@@ -6,33 +6,15 @@
  */
 import { isBatonError } from '../../core/errors.ts';
 import type { Report } from '../../core/protocol.ts';
-import { isTerminal, transition, type JobEvent, type TransitionResult } from '../../core/transition.ts';
+import { isTerminal, transition, type TransitionResult } from '../../core/transition.ts';
 import { onJobsEnded } from './graph.ts';
 import type { Job, LogEntry } from '../../core/types.ts';
 import type { Fence, ReportOutcome } from '../types.ts';
+import { eventOf, stale } from '../report-events.ts';
 import { inTx, type Db } from './db.ts';
 import { checkFence } from './leaders.ts';
 import { jobFromRow, type JobRow } from './rows.ts';
 import { lockJobs, notifyWake, wakes, writeResults, type Ctx } from './write.ts';
-
-function stale(message: string): ReportOutcome {
-  return { ok: false, code: 'BATON_E_STALE_ATTEMPT', message };
-}
-
-/** The event a state-changing report stands for. */
-function eventOf(r: Exclude<Report, { kind: 'log' }>, random: () => number): JobEvent {
-  const ref = { attempt: r.attempt, leaseToken: r.leaseToken };
-  switch (r.kind) {
-    case 'started':
-      return { type: 'start', ...ref };
-    case 'progress':
-      return { type: 'progress', progress: r.progress, ...ref };
-    case 'completed':
-      return { type: 'complete', result: r.result, exitCode: r.exitCode ?? null, ...ref };
-    case 'failed':
-      return { type: 'fail', error: r.error, exitCode: r.exitCode ?? null, timedOut: r.timedOut ?? false, random: random(), ...ref };
-  }
-}
 
 type LogReport = Extract<Report, { kind: 'log' }>;
 type AttemptLease = { leaseToken: string; workerId: string };

@@ -4,10 +4,11 @@
  */
 import { isBatonError } from '../../core/errors.ts';
 import type { Report } from '../../core/protocol.ts';
-import { isTerminal, transition, type JobEvent, type TransitionResult } from '../../core/transition.ts';
+import { isTerminal, transition, type TransitionResult } from '../../core/transition.ts';
 import { onJobsEnded } from './graph.ts';
 import type { Job, LogEntry } from '../../core/types.ts';
 import type { Fence, ReportOutcome } from '../types.ts';
+import { eventOf, stale } from '../report-events.ts';
 import type { Sql } from './db.ts';
 import { jobFromRow, type JobRow } from './rows.ts';
 import { checkFence } from './leaders.ts';
@@ -16,25 +17,6 @@ import { loadJob, loadJobs, writeTransition } from './write.ts';
 const SELECT_ATTEMPT_LEASE = 'SELECT lease_token, worker_id FROM job_attempts WHERE job_id = ? AND attempt = ?';
 const INSERT_LOG = `INSERT OR IGNORE INTO job_logs (job_id, tenant, attempt, seq, stream, at, data)
   VALUES (?, ?, ?, ?, ?, ?, ?)`;
-
-function stale(message: string): ReportOutcome {
-  return { ok: false, code: 'BATON_E_STALE_ATTEMPT', message };
-}
-
-/** The event a state-changing report stands for. */
-function eventOf(r: Exclude<Report, { kind: 'log' }>, random: () => number): JobEvent {
-  const ref = { attempt: r.attempt, leaseToken: r.leaseToken };
-  switch (r.kind) {
-    case 'started':
-      return { type: 'start', ...ref };
-    case 'progress':
-      return { type: 'progress', progress: r.progress, ...ref };
-    case 'completed':
-      return { type: 'complete', result: r.result, exitCode: r.exitCode ?? null, ...ref };
-    case 'failed':
-      return { type: 'fail', error: r.error, exitCode: r.exitCode ?? null, timedOut: r.timedOut ?? false, random: random(), ...ref };
-  }
-}
 
 /**
  * A log chunk is kept when it belongs to the job's current attempt and carries that attempt's
