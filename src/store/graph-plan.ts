@@ -106,6 +106,31 @@ export function planInsert(batch: readonly PlannedJob[], existing: ReadonlyMap<s
   return { status, graphId, members, adopt, inherited, raise };
 }
 
+/**
+ * Applies an insert plan to one job of the batch, in memory: its graph id, unique key, template
+ * and planned first status (blocked, or cancelled `upstream_failed` when a parent can never
+ * satisfy it). Returns the inherited priority and whether the inserted row needs these columns
+ * written (most jobs of a plain batch do not).
+ */
+export function applyPlan(b: PlannedJob, plan: InsertPlan, members: ReadonlySet<string>): { inherited: number; write: boolean } {
+  const j = b.job;
+  const e = b.extra;
+  const status = plan.status.get(j.id) ?? j.status;
+  j.graphId = members.has(j.id) ? plan.graphId : null;
+  j.uniqueKey = e?.uniqueKey ?? null;
+  j.template = e?.template ?? null;
+  if (status !== j.status) {
+    j.status = status;
+    if (status === 'cancelled') {
+      j.reason = UPSTREAM_FAILED;
+      j.completedAt = j.createdAt;
+    }
+  }
+  const inherited = plan.inherited.get(j.id) ?? 0;
+  const write = j.graphId !== null || j.uniqueKey !== null || j.template !== null || Boolean(e?.ref) || inherited > 0 || plan.status.has(j.id);
+  return { inherited, write };
+}
+
 /** The job a compensation spec becomes when it fires: pending now, tagged with what failed. */
 export function onFailureJob(spec: JobSpec, p: { id: string; tenant: string; failed: Job; now: number }): NewJob {
   return {

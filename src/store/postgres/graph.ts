@@ -13,7 +13,7 @@ import type { ParentRecord } from '../../core/placeholders.ts';
 import type { NewJob } from '../../core/spec.ts';
 import { transition, type TransitionResult } from '../../core/transition.ts';
 import { TERMINAL_STATUSES, type Job, type JobSpec, type JobStatus } from '../../core/types.ts';
-import { onFailureJob, planInsert, UPSTREAM_FAILED, type ExistingParent } from '../graph-plan.ts';
+import { applyPlan, onFailureJob, planInsert, UPSTREAM_FAILED, type ExistingParent } from '../graph-plan.ts';
 import type { GraphNodeRecord, InsertResult, JobInsertExtra, JobInsertOptions } from '../types.ts';
 import type { Db } from './db.ts';
 import { insertJobRows, insertTags } from './jobs.ts';
@@ -96,19 +96,8 @@ export async function applyInsertExtras(tx: Db, p: { jobs: NewJob[] } & JobInser
     const e = b.extra;
     for (const d of e?.dependsOn ?? []) deps.push({ child: j.id, parent: d.job, on: d.on, ref: d.ref, tenant: j.tenant });
     if (e?.onFailure) failures.push({ id: j.id, tenant: j.tenant, spec: JSON.stringify(e.onFailure) });
-    const status = plan.status.get(j.id) ?? j.status;
-    j.graphId = members.has(j.id) ? plan.graphId : null;
-    j.uniqueKey = e?.uniqueKey ?? null;
-    j.template = e?.template ?? null;
-    if (status !== j.status) {
-      j.status = status;
-      if (status === 'cancelled') {
-        j.reason = UPSTREAM_FAILED;
-        j.completedAt = j.createdAt;
-      }
-    }
-    const inherited = plan.inherited.get(j.id) ?? 0;
-    if (j.graphId !== null || j.uniqueKey !== null || j.template !== null || e?.ref || inherited > 0 || plan.status.has(j.id)) {
+    const { inherited, write } = applyPlan(b, plan, members);
+    if (write) {
       updates.push({ j, ref: e?.ref ?? null, inherited });
     }
   }

@@ -11,7 +11,7 @@ import type { ParentRecord } from '../../core/placeholders.ts';
 import type { NewJob } from '../../core/spec.ts';
 import { transition } from '../../core/transition.ts';
 import { TERMINAL_STATUSES, type Job, type JobSpec, type JobStatus } from '../../core/types.ts';
-import { onFailureJob, planInsert, UPSTREAM_FAILED, type ExistingParent } from '../graph-plan.ts';
+import { applyPlan, onFailureJob, planInsert, UPSTREAM_FAILED, type ExistingParent } from '../graph-plan.ts';
 import type { GraphNodeRecord, InsertResult, JobInsertExtra, JobInsertOptions } from '../types.ts';
 import type { Sql } from './db.ts';
 import { insertJobRow } from './jobs.ts';
@@ -92,19 +92,8 @@ export function applyInsertExtras(sql: Sql, p: { jobs: NewJob[] } & JobInsertOpt
     const e = b.extra;
     for (const d of e?.dependsOn ?? []) sql.stmt(INSERT_DEP).run(j.id, d.job, d.on, d.ref, j.tenant);
     if (e?.onFailure) sql.stmt('INSERT INTO job_on_failure (job_id, tenant, spec) VALUES (?, ?, ?)').run(j.id, j.tenant, JSON.stringify(e.onFailure));
-    const status = plan.status.get(j.id) ?? j.status;
-    j.graphId = members.has(j.id) ? plan.graphId : null;
-    j.uniqueKey = e?.uniqueKey ?? null;
-    j.template = e?.template ?? null;
-    if (status !== j.status) {
-      j.status = status;
-      if (status === 'cancelled') {
-        j.reason = UPSTREAM_FAILED;
-        j.completedAt = j.createdAt;
-      }
-    }
-    const inherited = plan.inherited.get(j.id) ?? 0;
-    if (j.graphId !== null || j.uniqueKey !== null || j.template !== null || e?.ref || inherited > 0 || plan.status.has(j.id)) {
+    const { inherited, write } = applyPlan(b, plan, members);
+    if (write) {
       sql
         .stmt('UPDATE jobs SET graph_id = ?, unique_key = ?, template = ?, ref = ?, inherited_priority = ?, status = ?, reason = ?, completed_at = ? WHERE id = ?')
         .run(j.graphId, j.uniqueKey, j.template, e?.ref ?? null, inherited, j.status, j.reason, j.completedAt, j.id);
