@@ -32,22 +32,9 @@ export const RetryInput = Type.Object(
 type RetryInput = Static<typeof RetryInput>;
 
 /** Body of POST /v1/jobs/:id/clone (optional): fields of the copy that differ from the original. */
+// The fields a patch may change, plus a new idempotencyKey for the copy.
 export const CloneInput = Type.Object(
-  {
-    payload: Type.Optional(jobInputProperties.payload),
-    name: jobInputProperties.name,
-    queue: jobInputProperties.queue,
-    priority: jobInputProperties.priority,
-    runAt: jobInputProperties.runAt,
-    delayMs: jobInputProperties.delayMs,
-    maxRetries: jobInputProperties.maxRetries,
-    backoff: jobInputProperties.backoff,
-    timeoutMs: jobInputProperties.timeoutMs,
-    requirements: jobInputProperties.requirements,
-    idempotencyKey: jobInputProperties.idempotencyKey,
-    tags: jobInputProperties.tags,
-    metadata: jobInputProperties.metadata,
-  },
+  { ...JobPatchInput.properties, idempotencyKey: jobInputProperties.idempotencyKey },
   { additionalProperties: false },
 );
 type CloneInput = Static<typeof CloneInput>;
@@ -75,6 +62,11 @@ function specAsInput(j: Job): JobInput {
   };
   if (j.name !== null) input.name = j.name;
   if (j.timeoutMs !== null) input.timeoutMs = j.timeoutMs;
+  // The deadline is not copied: the original's has usually passed, and a clone is a new run.
+  if (j.concurrencyKey !== undefined) {
+    input.concurrencyKey = j.concurrencyKey;
+    input.concurrencyLimit = j.concurrencyLimit;
+  }
   return input;
 }
 
