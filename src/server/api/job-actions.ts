@@ -63,9 +63,9 @@ function specAsInput(j: Job): JobInput {
   if (j.name !== null) input.name = j.name;
   if (j.timeoutMs !== null) input.timeoutMs = j.timeoutMs;
   // The deadline is not copied: the original's has usually passed, and a clone is a new run.
-  if (j.concurrencyKey !== undefined) {
+  if (j.concurrencyKey) {
     input.concurrencyKey = j.concurrencyKey;
-    input.concurrencyLimit = j.concurrencyLimit;
+    input.concurrencyLimit = j.concurrencyLimit ?? 1;
   }
   return input;
 }
