@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { JobView } from '../../core/api.ts';
 import type { JobInput } from '../../core/spec.ts';
-import { templateSubmission } from './template-submit.ts';
+import { jobFlagOverrides, templateSubmission } from './template-submit.ts';
 import { clientFor, collect, parseIntFlag, parsePairs, usage } from '../context.ts';
 import { printJson } from '../output.ts';
 
@@ -144,24 +144,12 @@ export function buildJobInput(command: string[], f: SubmitFlags): JobInput {
     if (f.cwd !== undefined) payload.cwd = f.cwd;
     input = { type: 'command', payload };
   }
-  if (f.queue !== undefined) input.queue = f.queue;
-  if (f.priority !== undefined) input.priority = parseIntFlag('--priority', f.priority, 1);
-  if (f.at !== undefined && f.delay !== undefined) throw usage('give --at or --delay, not both', '--delay');
-  if (f.at !== undefined) {
-    const t = Date.parse(f.at);
-    if (!Number.isFinite(t)) throw usage(`--at must be an ISO 8601 date-time, got "${f.at}"`, '--at');
-    input.runAt = new Date(t).toISOString();
-    delete input.delayMs;
-  }
-  if (f.delay !== undefined) {
-    input.delayMs = parseIntFlag('--delay', f.delay);
-    delete input.runAt;
-  }
-  if (f.name !== undefined) input.name = f.name;
-  if (f.retries !== undefined) input.maxRetries = parseIntFlag('--retries', f.retries);
-  if (f.timeout !== undefined) input.timeoutMs = parseIntFlag('--timeout', f.timeout, 1);
-  if (f.tag !== undefined) input.tags = [...(input.tags ?? []), ...f.tag];
-  if (f.idempotencyKey !== undefined) input.idempotencyKey = f.idempotencyKey;
+  const o = jobFlagOverrides(f);
+  // Flags win over a --json file: a time flag replaces the file's time, tags add to its tags.
+  if (o.runAt !== undefined) delete input.delayMs;
+  if (o.delayMs !== undefined) delete input.runAt;
+  if (o.tags !== undefined) o.tags = [...(input.tags ?? []), ...o.tags];
+  Object.assign(input, o);
   if (f.label !== undefined) {
     input.requirements = { ...(input.requirements ?? {}), labels: { ...(input.requirements?.labels ?? {}), ...parsePairs('--label', f.label) } };
   }

@@ -42,9 +42,8 @@ export function parseParams(items: string[]): Record<string, unknown> {
   return out;
 }
 
-/** What to send for `--template`: the reference, its parameters and the fields to override. */
-export function templateSubmission(command: string[], f: TemplateSubmitFlags): { ref: string; params: Record<string, unknown>; overrides: Partial<JobInput> } {
-  if (command.length > 0) throw usage('--template takes no command after --', '--template');
+/** The job fields that the common `baton submit` flags set (queue, priority, time, retries, …). */
+export function jobFlagOverrides(f: Omit<TemplateSubmitFlags, 'template' | 'param'>): Partial<JobInput> {
   const overrides: Partial<JobInput> = {};
   if (f.queue !== undefined) overrides.queue = f.queue;
   if (f.priority !== undefined) overrides.priority = parseIntFlag('--priority', f.priority, 1);
@@ -60,5 +59,11 @@ export function templateSubmission(command: string[], f: TemplateSubmitFlags): {
   if (f.timeout !== undefined) overrides.timeoutMs = parseIntFlag('--timeout', f.timeout, 1);
   if (f.tag !== undefined) overrides.tags = f.tag;
   if (f.idempotencyKey !== undefined) overrides.idempotencyKey = f.idempotencyKey;
-  return { ref: f.template!, params: parseParams(f.param ?? []), overrides };
+  return overrides;
+}
+
+/** What to send for `--template`: the reference, its parameters and the fields to override. */
+export function templateSubmission(command: string[], f: TemplateSubmitFlags): { ref: string; params: Record<string, unknown>; overrides: Partial<JobInput> } {
+  if (command.length > 0) throw usage('--template takes no command after --', '--template');
+  return { ref: f.template!, params: parseParams(f.param ?? []), overrides: jobFlagOverrides(f) };
 }
