@@ -8,7 +8,7 @@ import { TERMINAL_STATUSES, type AuditInput } from '../../core/types.ts';
 import type { BulkFilter, BulkResult } from '../types.ts';
 import type { Sql } from './db.ts';
 import { onJobsEnded } from './graph.ts';
-import { jobFromRow, type JobRow } from './rows.ts';
+import { jobColumns, jobFromValues } from './rows.ts';
 import { writeAudit, writeTransition } from './write.ts';
 
 /** Jobs per transaction when the caller does not say. */
@@ -40,14 +40,14 @@ export async function jobBulk(
 ): Promise<BulkResult> {
   const size = p.batchSize ?? DEFAULT_BULK_BATCH;
   const { where, params } = bulkWhere(p.tenant, p.filter, p.ids);
-  const select = `SELECT j.* FROM jobs j WHERE ${where} AND j.id > @cursor ORDER BY j.id LIMIT @limit`;
+  const select = `SELECT ${jobColumns('j')} FROM jobs j WHERE ${where} AND j.id > @cursor ORDER BY j.id LIMIT @limit`;
   const out: BulkResult = { affected: 0, skipped: 0, stopped: [] };
   let cursor = '';
   for (;;) {
     const n = sql.write(() => {
-      const rows = sql.stmt(select).all({ ...params, cursor, limit: size }) as JobRow[];
+      const rows = sql.rawStmt(select).all({ ...params, cursor, limit: size }) as unknown[][];
       for (const row of rows) {
-        const job = jobFromRow(row);
+        const job = jobFromValues(row);
         if (p.action === 'delete') {
           if (!TERMINAL_STATUSES.has(job.status)) {
             out.skipped++;
@@ -71,7 +71,7 @@ export async function jobBulk(
         }
         out.affected++;
       }
-      if (rows.length > 0) cursor = rows[rows.length - 1].id;
+      if (rows.length > 0) cursor = rows[rows.length - 1][0] as string;
       return rows.length;
     });
     if (n < size) break;

@@ -9,7 +9,7 @@ import type { AuditInput, Job, JobType } from '../../core/types.ts';
 import type { AssignmentInput, Fence, InsertResult, JobInsertOptions, JobListFilter, Page } from '../types.ts';
 import { applyInsertExtras, checkUniqueKeys, onJobsEnded } from './graph.ts';
 import type { Sql } from './db.ts';
-import { attemptFromRow, jobFromNew, jobFromRow, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, type AttemptRow, type JobRow } from './rows.ts';
+import { attemptFromRow, jobColumns, jobFromNew, jobFromValues, selectJobs, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, type AttemptRow } from './rows.ts';
 import { checkFence } from './leaders.ts';
 import { admitWithinCaps, writeTimeFields } from './limits.ts';
 import { checkLimit, decodeCursor, encodeCursor, ensureQueue, loadJob, loadJobs, writeAudit, writeTransition } from './write.ts';
@@ -18,7 +18,7 @@ const INSERT_COLUMNS = ['id', 'tenant', 'created_at', ...SPEC_COLUMNS, ...STATE_
 const INSERT_JOB = `INSERT INTO jobs (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})`;
 const INSERT_TAG = 'INSERT OR IGNORE INTO job_tags (job_id, tag, tenant) VALUES (?, ?, ?)';
 const DELETE_TAGS = 'DELETE FROM job_tags WHERE job_id = ?';
-const SELECT_BY_KEY = 'SELECT * FROM jobs WHERE tenant = ? AND idempotency_key = ?';
+const SELECT_BY_KEY = `${selectJobs()} WHERE tenant = ? AND idempotency_key = ?`;
 const SELECT_ATTEMPTS = 'SELECT * FROM job_attempts WHERE job_id = ? ORDER BY attempt';
 
 /** Inserts one job row and its tags (inside the caller's transaction). */
@@ -48,12 +48,13 @@ export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput 
         const mapKey = `${n.tenant}\u0000${n.idempotencyKey}`;
         let prior = byKey.get(mapKey);
         if (prior === undefined) {
-          const row = sql.stmt(SELECT_BY_KEY).get(n.tenant, n.idempotencyKey) as JobRow | undefined;
-          if (row !== undefined && p.idempotencyRetentionMs !== undefined && row.created_at < n.createdAt - p.idempotencyRetentionMs) {
+          const row = sql.rawStmt(SELECT_BY_KEY).get(n.tenant, n.idempotencyKey) as unknown[] | undefined;
+          const held = row === undefined ? undefined : jobFromValues(row);
+          if (held !== undefined && p.idempotencyRetentionMs !== undefined && held.createdAt < n.createdAt - p.idempotencyRetentionMs) {
             // Past its retention window the key is free again: the old job keeps no key.
-            sql.stmt('UPDATE jobs SET idempotency_key = NULL WHERE id = ?').run(row.id);
-          } else if (row !== undefined) {
-            prior = jobFromRow(row);
+            sql.stmt('UPDATE jobs SET idempotency_key = NULL WHERE id = ?').run(held.id);
+          } else if (held !== undefined) {
+            prior = held;
             byKey.set(mapKey, prior);
           }
         }
@@ -91,10 +92,10 @@ export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput 
 
 /** A job of `tenant` with its attempts; see Store.jobGet. */
 export function jobGet(sql: Sql, p: { tenant: string; id: string }): Job | null {
-  const row = sql.stmt('SELECT * FROM jobs WHERE id = ? AND tenant = ?').get(p.id, p.tenant) as JobRow | undefined;
+  const row = sql.rawStmt(`${selectJobs()} WHERE id = ? AND tenant = ?`).get(p.id, p.tenant) as unknown[] | undefined;
   if (row === undefined) return null;
   const attempts = (sql.stmt(SELECT_ATTEMPTS).all(p.id) as AttemptRow[]).map(attemptFromRow);
-  return jobFromRow(row, attempts);
+  return jobFromValues(row, attempts);
 }
 
 /** Newest first, one page; see Store.jobList. Jobs in a list carry no attempts (use jobGet). */
@@ -116,9 +117,9 @@ export function jobList(sql: Sql, p: JobListFilter): Page<Job> {
   if (p.queue !== undefined) (where.push('j.queue = @queue'), (params.queue = p.queue));
   if (p.type !== undefined) (where.push('j.type = @type'), (params.type = p.type));
   if (p.cursor) (where.push(`${key} < @cursor`), (params.cursor = decodeCursor(p.cursor)));
-  const rows = sql.stmt(`SELECT j.* FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${key} DESC LIMIT @limit`).all(params) as JobRow[];
+  const rows = sql.rawStmt(`SELECT ${jobColumns('j')} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${key} DESC LIMIT @limit`).all(params) as unknown[][];
   const more = rows.length > p.limit;
-  const items = (more ? rows.slice(0, p.limit) : rows).map((r) => jobFromRow(r));
+  const items = (more ? rows.slice(0, p.limit) : rows).map((r) => jobFromValues(r));
   return { items, nextCursor: more ? encodeCursor(items[items.length - 1].id) : null };
 }
 
@@ -151,8 +152,8 @@ export function jobApply(sql: Sql, p: { tenant: string; id: string; event: JobEv
 export function jobPromoteDue(sql: Sql, p: { now: number; limit: number; fence?: Fence }): number {
   const run = () => sql.write(() => {
     checkFence(sql, p.fence, p.now);
-    const rows = sql.stmt("SELECT * FROM jobs WHERE status = 'scheduled' AND run_at <= ? ORDER BY run_at LIMIT ?").all(p.now, p.limit) as JobRow[];
-    for (const row of rows) writeTransition(sql, transition(jobFromRow(row), { type: 'promote' }, p.now));
+    const rows = sql.rawStmt(`${selectJobs()} WHERE status = 'scheduled' AND run_at <= ? ORDER BY run_at LIMIT ?`).all(p.now, p.limit) as unknown[][];
+    for (const row of rows) writeTransition(sql, transition(jobFromValues(row), { type: 'promote' }, p.now));
     return rows.length;
   });
   return run();
@@ -174,7 +175,12 @@ const READY_IN_QUEUE = `SELECT id, max(priority, inherited_priority) AS priority
   WHERE status = 'pending' AND tenant = ? AND queue = ? AND type IN (SELECT value FROM json_each(?))
   ORDER BY max(priority, inherited_priority) DESC, run_at, created_at, id LIMIT ?`;
 
-type ReadyKeyRow = Pick<JobRow, 'id' | 'priority' | 'run_at' | 'created_at'>;
+interface ReadyKeyRow {
+  id: string;
+  priority: number;
+  run_at: number;
+  created_at: number;
+}
 
 function compareReadyRows(a: ReadyKeyRow, b: ReadyKeyRow): number {
   if (a.priority !== b.priority) return b.priority - a.priority;

@@ -12,8 +12,7 @@ import * as admin from './admin.ts';
 import type { Sql } from './db.ts';
 import { onJobsEnded } from './graph.ts';
 import { checkFence } from './leaders.ts';
-import type { JobRow } from './rows.ts';
-import { jobFromRow } from './rows.ts';
+import { jobFromValues, selectJobs } from './rows.ts';
 import { ensureQueue, writeAudit, writeTransition } from './write.ts';
 
 /** Writes a new job's deadline and concurrency columns (inside the insert's transaction). */
@@ -27,11 +26,11 @@ export function writeTimeFields(sql: Sql, job: Job): void {
 export function jobExpireDeadlines(sql: Sql, p: { now: number; limit: number; fence?: Fence }): Job[] {
   return sql.write(() => {
     checkFence(sql, p.fence, p.now);
-    const rows = sql.stmt(`SELECT * FROM jobs INDEXED BY jobs_deadline WHERE deadline IS NOT NULL AND deadline < ?
-      AND status IN ('blocked', 'scheduled', 'pending') ORDER BY deadline LIMIT ?`).all(p.now, p.limit) as JobRow[];
+    const rows = sql.rawStmt(`${selectJobs()} INDEXED BY jobs_deadline WHERE deadline IS NOT NULL AND deadline < ?
+      AND status IN ('blocked', 'scheduled', 'pending') ORDER BY deadline LIMIT ?`).all(p.now, p.limit) as unknown[][];
     const out: Job[] = [];
     for (const row of rows) {
-      const r = transition(jobFromRow(row), { type: 'expire' }, p.now);
+      const r = transition(jobFromValues(row), { type: 'expire' }, p.now);
       writeTransition(sql, r);
       out.push(r.job);
     }

@@ -10,7 +10,7 @@ import type { Job, LogEntry } from '../../core/types.ts';
 import type { Fence, ReportOutcome } from '../types.ts';
 import { eventOf, stale } from '../report-events.ts';
 import type { Sql } from './db.ts';
-import { jobFromRow, type JobRow } from './rows.ts';
+import { jobFromValues, selectJobs } from './rows.ts';
 import { checkFence } from './leaders.ts';
 import { loadJob, loadJobs, writeTransition } from './write.ts';
 
@@ -132,10 +132,10 @@ export function leaseReapExpired(sql: Sql, p: { now: number; limit: number; rand
   const run = () => sql.write(() => {
     checkFence(sql, p.fence, p.now);
     const rows = sql
-      .stmt("SELECT * FROM jobs WHERE status IN ('assigned', 'running') AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?")
-      .all(p.now, p.limit) as JobRow[];
+      .rawStmt(`${selectJobs()} WHERE status IN ('assigned', 'running') AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`)
+      .all(p.now, p.limit) as unknown[][];
     return rows.map((row) => {
-      const res = transition(jobFromRow(row), { type: 'lease_expired', random: p.random() }, p.now);
+      const res = transition(jobFromValues(row), { type: 'lease_expired', random: p.random() }, p.now);
       writeTransition(sql, res);
       if (isTerminal(res.job.status)) onJobsEnded(sql, [res.job], p.now);
       return res.job;

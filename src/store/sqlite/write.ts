@@ -7,9 +7,9 @@ import { BatonError } from '../../core/errors.ts';
 import type { TransitionResult } from '../../core/transition.ts';
 import type { AuditInput, Job } from '../../core/types.ts';
 import type { Sql } from './db.ts';
-import { attemptUpdateParams, jobFromRow, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, toJson, type JobRow } from './rows.ts';
+import { attemptUpdateParams, jobFromValues, selectJobs, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, toJson } from './rows.ts';
 
-const SELECT_JOB = 'SELECT * FROM jobs WHERE id = ?';
+const SELECT_JOB = `${selectJobs()} WHERE id = ?`;
 
 const UPDATE_STATE = `UPDATE jobs SET ${STATE_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`;
 const UPDATE_SPEC = `UPDATE jobs SET ${SPEC_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`;
@@ -33,11 +33,11 @@ const INSERT_AUDIT = `INSERT INTO audit (tenant, actor, actor_role, action, targ
 
 /** The job `id` without its attempts (what `transition` needs), or null. */
 export function loadJob(sql: Sql, id: string): Job | null {
-  const row = sql.stmt(SELECT_JOB).get(id) as JobRow | undefined;
-  return row === undefined ? null : jobFromRow(row);
+  const row = sql.rawStmt(SELECT_JOB).get(id) as unknown[] | undefined;
+  return row === undefined ? null : jobFromValues(row);
 }
 
-const SELECT_JOBS = 'SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?))';
+const SELECT_JOBS = `${selectJobs()} WHERE id IN (SELECT value FROM json_each(?))`;
 
 /**
  * The jobs of `ids` that exist, by id, read with one statement: the hot paths (assignment and
@@ -46,7 +46,10 @@ const SELECT_JOBS = 'SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each
 export function loadJobs(sql: Sql, ids: readonly string[]): Map<string, Job> {
   const out = new Map<string, Job>();
   if (ids.length === 0) return out;
-  for (const row of sql.stmt(SELECT_JOBS).all(JSON.stringify(ids)) as JobRow[]) out.set(row.id, jobFromRow(row));
+  for (const row of sql.rawStmt(SELECT_JOBS).all(JSON.stringify(ids)) as unknown[][]) {
+    const job = jobFromValues(row);
+    out.set(job.id, job);
+  }
   return out;
 }
 
