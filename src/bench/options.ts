@@ -21,6 +21,8 @@ export interface BenchOptions {
   workers: number;
   /** Slots per worker process. Default 64. */
   capacity: number;
+  /** Assignments each worker process takes beyond its slots (`baton worker --prefetch`). Default 0. */
+  prefetch: number;
   /** Submit rates of the pickup-latency runs, per second. Default 200 and 1,000. */
   pickupRates: number[];
   /** Seconds each pickup rate runs (the first second is warm-up, not counted). Default 10. */
@@ -57,6 +59,7 @@ export const FULL: Omit<BenchOptions, 'stores' | 'pgUrl' | 'outDir' | 'quiet' | 
   drainJobs: 100_000,
   workers: 2,
   capacity: 64,
+  prefetch: 0,
   pickupRates: [200, 1_000],
   pickupSeconds: 10,
   big: 1_000_000,

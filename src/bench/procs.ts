@@ -130,12 +130,14 @@ export async function startServerProcess(o: ServerProcessOptions): Promise<Serve
 }
 
 /** Starts `count` worker processes with the benchmark handlers and waits until all are connected. */
-export async function startWorkerProcesses(srv: ServerProcess, o: { count: number; capacity: number; udpPort: number }): Promise<BatonProcess[]> {
+export async function startWorkerProcesses(srv: ServerProcess, o: { count: number; capacity: number; prefetch: number; udpPort: number; cpuProfDir?: string }): Promise<BatonProcess[]> {
   const workers: BatonProcess[] = [];
   for (let i = 0; i < o.count; i++) {
+    const args = ['worker', '--server', srv.url, '--token', srv.token, '--capacity', String(o.capacity), '--prefetch', String(o.prefetch)];
     workers.push(
-      spawnBaton(['worker', '--server', srv.url, '--token', srv.token, '--capacity', String(o.capacity), '--types', 'function', '--handlers', HANDLERS, '--name', `bench-${i}`], {
+      spawnBaton([...args, '--types', 'function', '--handlers', HANDLERS, '--name', `bench-${i}`], {
         env: { BATON_BENCH_UDP: String(o.udpPort) },
+        nodeArgs: o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [],
       }),
     );
   }
@@ -153,6 +155,25 @@ export function memoryOf(pid: number): { peakMiB: number; rssMiB: number } | nul
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
     return { peakMiB: kb('VmHWM') / 1024, rssMiB: kb('VmRSS') / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/**
+ * CPU time a process has used so far (user + system), ms, from /proc/<pid>/stat; null once it
+ * ended. Unlike throughput, CPU time per job barely moves when other work shares the cores, so
+ * it is the steadier figure for comparing two versions of a hot path on a busy machine.
+ */
+export function cpuMsOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / USER_HZ;
   } catch {
     return null;
   }

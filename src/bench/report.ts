@@ -45,6 +45,8 @@ export function rowsOf(r: StoreResults, connections: number): Row[] {
   if (r.drain) {
     rows.push([`${s}: submit, batches of 1,000`, `${f0(r.drain.batch.result.jobsPerSec)} jobs/s`, s === 'sqlite' ? '>= 100,000' : '>= 60,000', mem(r.drain.batch.memory)]);
     rows.push([`${s}: drain ${f0(r.drain.drain.result.completed)} no-op jobs`, `${f0(r.drain.drain.result.jobsPerSec)} jobs/s`, '>= 25,000', mem(r.drain.drain.memory)]);
+    const cpu = r.drain.cpu;
+    if (cpu) rows.push([`${s}: drain CPU per job, server / workers`, `${f0(cpu.serverUsPerJob)} / ${f0(cpu.workersUsPerJob)} µs`, '', '']);
   }
   for (const p of r.pickup?.result ?? []) {
     const target = p.rate >= 1000 ? '<= 10' : p.rate <= 200 ? '<= 5' : '-';

@@ -9,7 +9,7 @@ import { loadPending, measureClaims, withStore, type ClaimResult } from './claim
 import { pacedSubmits, submitBatches, submitSingle, type SubmitResult } from './load.ts';
 import { drainWindow, jobCounts, type DrainWindow } from './measure.ts';
 import type { BenchOptions } from './options.ts';
-import { memoryOf, startServerProcess, startWorkerProcesses, stopBaton, until, type BatonProcess, type ServerProcess } from './procs.ts';
+import { cpuMsOf, memoryOf, startServerProcess, startWorkerProcesses, stopBaton, until, type BatonProcess, type ServerProcess } from './procs.ts';
 import { newestProfile, summariseProfile, type ProfileSummary } from './profile.ts';
 import { Progress } from './progress.ts';
 import { StampListener } from './stamps.ts';
@@ -58,6 +58,14 @@ async function withServer<T>(env: ScenarioEnv, store: StoreInstance, label: stri
   }
 }
 
+/** With --profile, the directory for the worker processes' profiles (written when they exit). */
+async function workerProfileDir(env: ScenarioEnv): Promise<string | undefined> {
+  if (!env.opts.profile) return undefined;
+  const dir = path.join(env.runDir, 'profiles', `${env.kind}-workers`);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
 /** Adds the profile summary of the newest profile under the run's label (when profiling). */
 async function withProfile<T>(env: ScenarioEnv, label: string, run: ServerRun<T>): Promise<ServerRun<T>> {
   if (!env.opts.profile) return run;
@@ -90,15 +98,31 @@ export async function scenarioSubmit(env: ScenarioEnv): Promise<ServerRun<Submit
 export interface DrainResult {
   batch: ServerRun<SubmitResult>;
   drain: ServerRun<DrainWindow>;
+  /** CPU time per job of the server and of all worker processes together; null if unreadable. */
+  cpu: DrainCpu | null;
+}
+
+/** CPU time per drained job, µs (user + system, from /proc). */
+export interface DrainCpu {
+  serverUsPerJob: number;
+  workersUsPerJob: number;
 }
 
 /**
  * Starts `workers` processes, waits until the handlers have started `target` jobs (heard over
  * UDP), and returns the workers (still running). `progress` follows the starts.
  */
-async function runWorkersUntil(env: ScenarioEnv, srv: ServerProcess, target: number, progress: Progress, deadlineMs: number): Promise<BatonProcess[]> {
+async function runWorkersUntil(
+  env: ScenarioEnv,
+  srv: ServerProcess,
+  target: number,
+  progress: Progress,
+  deadlineMs: number,
+  onConnected: (workers: BatonProcess[]) => void = () => {},
+): Promise<BatonProcess[]> {
   env.udp.reset();
-  const workers = await startWorkerProcesses(srv, { count: env.opts.workers, capacity: env.opts.capacity, udpPort: env.udp.port });
+  const workers = await startWorkerProcesses(srv, { count: env.opts.workers, capacity: env.opts.capacity, prefetch: env.opts.prefetch, udpPort: env.udp.port, cpuProfDir: await workerProfileDir(env) });
+  onConnected(workers);
   const tick = setInterval(() => progress.set(env.udp.started), 200);
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -128,15 +152,32 @@ export async function scenarioDrain(env: ScenarioEnv): Promise<DrainResult> {
     ));
     pb.finish(`${Math.round(batch.result.jobsPerSec)} jobs/s`);
     const pd = bar(env, `drain ${env.opts.workers}x${env.opts.capacity} slots`, n);
+    let cpu: DrainCpu | null = null;
     const drain = await withServer(env, store, 'drain', async (srv) => {
-      const workers = await runWorkersUntil(env, srv, n, pd, Math.max(120_000, n * 2));
+      // CPU is counted from the moment every worker is connected (start-up excluded).
+      let before: { server: number | null; workers: (number | null)[] } = { server: null, workers: [] };
+      const workers = await runWorkersUntil(env, srv, n, pd, Math.max(120_000, n * 2), (ws) => {
+        before = { server: cpuMsOf(srv.pid), workers: ws.map((w) => cpuMsOf(w.child.pid!)) };
+      });
       await until('every job to be completed', async () => ((await jobCounts(srv)).completed ?? 0) >= n, 120_000, 100);
+      cpu = cpuPerJob(before, { server: cpuMsOf(srv.pid), workers: workers.map((w) => cpuMsOf(w.child.pid!)) }, n);
       await Promise.all(workers.map((w) => stopBaton(w)));
       return drainWindow(srv);
     });
     pd.finish(`${Math.round(drain.result.jobsPerSec)} jobs/s`);
-    return { batch, drain: await withProfile(env, 'drain', drain) };
+    return { batch, drain: await withProfile(env, 'drain', drain), cpu };
   });
+}
+
+/**
+ * CPU time per drained job, µs, of the server and of the workers together, between two readings
+ * (from every worker connected to the last completion seen; the progress polls are included).
+ */
+function cpuPerJob(a: { server: number | null; workers: (number | null)[] }, b: { server: number | null; workers: (number | null)[] }, jobs: number): DrainCpu | null {
+  const all = [a.server, b.server, ...a.workers, ...b.workers];
+  if (all.some((x) => x === null) || a.workers.length !== b.workers.length) return null;
+  const sum = (xs: (number | null)[]) => xs.reduce<number>((t, x) => t + x!, 0);
+  return { serverUsPerJob: ((b.server! - a.server!) * 1000) / jobs, workersUsPerJob: ((sum(b.workers) - sum(a.workers)) * 1000) / jobs };
 }
 
 /** Pickup latency at one submit rate. */
@@ -160,7 +201,7 @@ export interface PickupRate {
 export async function scenarioPickup(env: ScenarioEnv): Promise<ServerRun<PickupRate[]>> {
   return fresh(env, 'pickup', async (store) => {
     const run = await withServer(env, store, 'pickup', async (srv) => {
-      const workers = await startWorkerProcesses(srv, { count: env.opts.workers, capacity: env.opts.capacity, udpPort: env.udp.port });
+      const workers = await startWorkerProcesses(srv, { count: env.opts.workers, capacity: env.opts.capacity, prefetch: env.opts.prefetch, udpPort: env.udp.port, cpuProfDir: await workerProfileDir(env) });
       const out: PickupRate[] = [];
       for (const rate of env.opts.pickupRates) {
         env.udp.reset();

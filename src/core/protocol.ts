@@ -30,6 +30,12 @@ export interface WorkerHello {
   queues: string[];
   labels: Record<string, string>;
   capacity: number;
+  /**
+   * Assignments taken beyond `capacity`, queued on the worker and started as its slots free
+   * (0 or absent: none). Saves a server round trip per job for short jobs; a queued job waits
+   * for this worker's slots even when another worker is idle, so keep it 0 for long jobs.
+   */
+  prefetch?: number;
   /** Cores and MiB available to jobs; omit to not reserve resources. */
   cpu?: number;
   memoryMb?: number;

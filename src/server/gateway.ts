@@ -31,6 +31,8 @@ interface Connection {
   /** Attempts this worker holds, by job id. */
   leases: Map<string, LeaseHeld & { cpu: number; memoryMb: number }>;
   draining: boolean;
+  /** Assignments the worker queues beyond its capacity (hello.prefetch). */
+  prefetch: number;
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
@@ -79,7 +81,8 @@ export class Gateway {
         handlers: c.info.handlers,
         queues: c.info.queues,
         labels: c.info.labels,
-        capacity: c.info.capacity,
+        // Prefetched assignments wait in the worker's queue: they count as slots here.
+        capacity: c.info.capacity + c.prefetch,
         running: c.leases.size,
         cpuFree: c.info.cpu > 0 ? c.info.cpu - cpu : Infinity,
         memoryFreeMb: c.info.memoryMb > 0 ? c.info.memoryMb - mem : Infinity,
@@ -237,7 +240,7 @@ export class Gateway {
       ? await ctx.store.leaseExtend({ workerId: info.id, leases: h.running, leaseExpiresAt: now + ctx.config.leaseMs, now })
       : { lost: [] };
     const lostSet = new Set(lost.map((l) => `${l.jobId}:${l.attempt}`));
-    const conn: Connection = { socket, principal, info, leases: new Map(), draining: info.status === 'draining' };
+    const conn: Connection = { socket, principal, info, leases: new Map(), draining: info.status === 'draining', prefetch: h.prefetch ?? 0 };
     for (const l of h.running) {
       // Resource reservations of resumed attempts are not known here; they count as slots only.
       if (!lostSet.has(`${l.jobId}:${l.attempt}`)) conn.leases.set(l.jobId, { ...l, cpu: 0, memoryMb: 0 });
@@ -289,8 +292,18 @@ export class Gateway {
       if (size <= max) return r;
       return { ...r, kind: 'failed', error: { code: 'BATON_E_RESULT_TOO_LARGE', message: `result is ${size} bytes; the limit is ${max} (BATON_MAX_RESULT_BYTES)` } } as Report;
     });
-    const outcomes = await ctx.store.reportApplyMany({ workerId: c.info.id, reports: checked, now: ctx.now(), random: ctx.random });
+    // An attempt that ended on the worker frees its slot there now, so its next assignment is
+    // planned while this batch commits instead of after it. If the batch does not commit, the
+    // socket is closed and the worker resends it on reconnect; the job stays leased meanwhile.
     let freed = false;
+    for (const r of checked) {
+      if (r.kind !== 'completed' && r.kind !== 'failed') continue;
+      const held = c.leases.get(r.jobId);
+      if (held && held.attempt === r.attempt && held.leaseToken === r.leaseToken) (c.leases.delete(r.jobId), (freed = true));
+    }
+    if (freed) this.onCapacity();
+    const outcomes = await ctx.store.reportApplyMany({ workerId: c.info.id, reports: checked, now: ctx.now(), random: ctx.random });
+    freed = false;
     const changed = new Set<string>();
     const logged = new Set<string>();
     outcomes.forEach((o, i) => {

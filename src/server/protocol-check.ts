@@ -82,6 +82,7 @@ export function checkHello(h: WorkerHello): WorkerHello {
   if (strings(h.queues, 'hello.queues').length === 0) bad('hello.queues must name at least one queue (or *)');
   if (!isObj(h.labels) || !Object.values(h.labels).every((v) => typeof v === 'string')) bad('hello.labels must be an object of strings');
   if (!Number.isInteger(h.capacity) || h.capacity < 1 || h.capacity > 10_000) bad('hello.capacity must be an integer 1–10000');
+  if (h.prefetch !== undefined && (!Number.isInteger(h.prefetch) || h.prefetch < 0 || h.prefetch > 10_000)) bad('hello.prefetch must be an integer 0–10000');
   for (const k of ['cpu', 'memoryMb'] as const) {
     if (h[k] !== undefined && (typeof h[k] !== 'number' || !(h[k]! >= 0))) bad(`hello.${k} must be a non-negative number`);
   }

@@ -35,7 +35,14 @@ export interface WorkerOptions {
   memoryMb?: number;
   /** Logger. Default pino at BATON_LOG_LEVEL (info). */
   logger?: Logger;
-  /** Delay before queued reports are sent, ms. Default 10. */
+  /**
+   * Assignments taken beyond `capacity`, queued here and started as slots free. Default 0. Raise
+   * it for many short jobs (each slot then has its next job at hand instead of waiting for the
+   * server); keep it 0 for long jobs, since a queued job waits for this worker even when another
+   * is idle.
+   */
+  prefetch?: number;
+  /** Longest a report waits while an earlier report batch awaits its ack, ms; with none in flight reports go at once. Default 10. */
   reportFlushMs?: number;
   /** First reconnect delay, ms (doubles per failure, with jitter). Default 100. */
   reconnectMinMs?: number;
@@ -48,6 +55,7 @@ export interface ResolvedWorkerOptions {
   urls: string[];
   token: string;
   capacity: number;
+  prefetch: number;
   queues: string[];
   labels: Record<string, string>;
   types: JobType[];
@@ -90,6 +98,8 @@ export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
   if (typeof o.token !== 'string' || o.token.length === 0) bad('token', 'a worker token is required');
   const capacity = o.capacity ?? 8;
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > 10_000) bad('capacity', 'must be an integer 1–10000');
+  const prefetch = o.prefetch ?? 0;
+  if (!Number.isInteger(prefetch) || prefetch < 0 || prefetch > 10_000) bad('prefetch', 'must be an integer 0–10000');
   const queues = o.queues ?? ['*'];
   if (queues.length === 0 || !queues.every((q) => typeof q === 'string' && q.length > 0)) bad('queues', 'must name at least one queue (or *)');
   const handlers = o.handlers ?? {};
@@ -108,6 +118,7 @@ export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
     urls: o.servers.map(connectUrl),
     token: o.token,
     capacity,
+    prefetch,
     queues,
     labels: o.labels ?? {},
     types,
@@ -137,6 +148,7 @@ export function helloFor(o: ResolvedWorkerOptions, state: { workerId: string | n
     queues: o.queues,
     labels: o.labels,
     capacity: o.capacity,
+    ...(o.prefetch > 0 ? { prefetch: o.prefetch } : {}),
     ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
     ...(o.memoryMb !== undefined ? { memoryMb: o.memoryMb } : {}),
     region: o.region,

@@ -1,7 +1,8 @@
 /**
  * The worker's side of report delivery. Logs are staged per attempt and coalesced (small
  * writes) or chunked (large ones, ≤ 64 KiB of UTF-8 per chunk) with a per-attempt `seq` from 1;
- * reports go out in numbered batches every flush interval (or at once when 500 are waiting);
+ * reports go out in numbered batches — at once when no batch awaits an ack, else when the ack
+ * arrives or the flush interval passes (or at once when 500 are waiting);
  * a batch stays in the outbox until the server's `ack` arrives, and the whole outbox is sent
  * again, in order, after a reconnect. The server de-duplicates, so re-sending is always safe.
  */
@@ -60,7 +61,7 @@ export interface Verdicted {
 
 /** Options of a ReportQueue. */
 export interface ReportQueueOptions {
-  /** Delay before staged reports are sent, ms. */
+  /** Longest a report waits while an earlier batch awaits its ack, ms (with none in flight it goes at once). */
   flushMs: number;
   /** Sends one serialised message; returns false when there is no usable connection. */
   send(json: string): boolean;
@@ -77,6 +78,8 @@ export class ReportQueue {
   private readonly outbox = new Map<number, OutboxBatch>();
   private nextBatch = 1;
   private timer: NodeJS.Timeout | null = null;
+  /** A flush at the end of this turn of the event loop (nothing was awaiting an ack). */
+  private immediate: NodeJS.Immediate | null = null;
   private idleWaiters: Array<() => void> = [];
   private readonly now: () => number;
   private stopped = false;
@@ -148,6 +151,10 @@ export class ReportQueue {
       clearTimeout(this.timer);
       this.timer = null;
     }
+    if (this.immediate) {
+      clearImmediate(this.immediate);
+      this.immediate = null;
+    }
     for (const [key, s] of this.staged) this.drainStaged(key, s);
     while (this.pending.length > 0) {
       let bytes = 0;
@@ -182,6 +189,8 @@ export class ReportQueue {
     if (!b) return null;
     this.outbox.delete(batch);
     const out = b.reports.map((report, i) => ({ report, verdict: verdicts[i] ?? { ok: true as const }, resent: b.resent }));
+    // What gathered while this batch was on its way goes now rather than at the timer.
+    if (this.outbox.size === 0 && this.timer !== null) this.schedule();
     this.checkIdle();
     return out;
   }
@@ -207,6 +216,8 @@ export class ReportQueue {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = null;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
@@ -216,6 +227,17 @@ export class ReportQueue {
     if (this.stopped) return;
     if (this.pending.length >= MAX_BATCH_REPORTS) {
       this.flush();
+      return;
+    }
+    // Nothing awaits an ack: send at the end of this turn (what the same turn produced goes in
+    // one batch), so an idle server hears of a finished attempt at once. While a batch is on
+    // its way, reports gather until its ack (see `ack`) or the flush interval, whichever is
+    // first: batches grow with the server's latency, and each costs the server one commit.
+    if (this.outbox.size === 0) {
+      this.immediate ??= setImmediate(() => {
+        this.immediate = null;
+        this.flush();
+      });
       return;
     }
     if (this.timer === null) this.timer = setTimeout(() => this.flush(), this.opts.flushMs);

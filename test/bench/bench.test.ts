@@ -28,6 +28,7 @@ describe('benchmark suite (smoke, tiny sizes)', () => {
       drainJobs: 300,
       workers: 1,
       capacity: 16,
+      prefetch: 8,
       pickupRates: [100],
       pickupSeconds: 2,
       big: 600,

@@ -99,6 +99,7 @@ describe('worker gateway', () => {
       [{ t: 'bogus' }, /unknown message type/],
       [{ t: 'hello', protocol: 99, name: 'x', host: 'h', types: ['command'], handlers: [], queues: ['*'], labels: {}, capacity: 1, running: [] }, /protocol version 99/],
       [{ t: 'hello', protocol: 1, name: 'x', host: 'h', types: ['command'], handlers: [], queues: ['*'], labels: {}, capacity: 0, running: [] }, /capacity/],
+      [{ t: 'hello', protocol: 1, name: 'x', host: 'h', types: ['command'], handlers: [], queues: ['*'], labels: {}, capacity: 1, prefetch: -1, running: [] }, /prefetch/],
       [{ t: 'hello', protocol: 1, name: 'x', host: 'h', types: ['teleport'], handlers: [], queues: ['*'], labels: {}, capacity: 1, running: [] }, /unknown job type/],
     ];
     for (const [msg, pattern] of cases) {

@@ -91,6 +91,48 @@ describe('worker agent with the real server', () => {
     expect(text).toBe('before\nafter\n');
   });
 
+  it('prefetch: takes jobs beyond its capacity, queues them, and runs them one slot at a time', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let concurrent = 0;
+    let most = 0;
+    const pf = await startWorker({
+      servers: [srv.url],
+      token,
+      name: 'prefetching-worker',
+      capacity: 1,
+      prefetch: 2,
+      queues: ['prefetch'],
+      labels: { pool: 'prefetch' },
+      logger,
+      handlers: {
+        hold: async () => {
+          most = Math.max(most, ++concurrent);
+          await gate;
+          concurrent--;
+          return 'done';
+        },
+      },
+    });
+    try {
+      await pf.whenConnected();
+      const assigned: string[] = [];
+      pf.on('assigned', (a) => assigned.push(a.jobId));
+      const jobs = await Promise.all([1, 2, 3, 4].map(() => client.submit({ type: 'function', queue: 'prefetch', requirements: { labels: { pool: 'prefetch' } }, payload: { handler: 'hold' } })));
+      // One slot plus two prefetched: three assignments reach the worker, the fourth waits.
+      expect(await eventually(() => assigned.length === 3, 5000)).toBe(true);
+      const statuses = await Promise.all(jobs.map(async (j) => (await client.getJob(j.id)).status));
+      expect(statuses.filter((x) => x === 'running')).toHaveLength(1);
+      expect(statuses.filter((x) => x === 'assigned')).toHaveLength(2);
+      expect(statuses.filter((x) => x === 'pending')).toHaveLength(1);
+      release();
+      for (const j of jobs) expect((await client.waitForJob(j.id, { timeoutMs: 10_000 })).status).toBe('completed');
+      expect(most).toBe(1);
+    } finally {
+      await pf.close();
+    }
+  });
+
   it('drains when the server asks: finishes its job, then closes', async () => {
     const job = await client.submit({ type: 'command', payload: { script: 'sleep 0.3; echo drained' } });
     await client.waitForJob(job.id, { statuses: ['running'], timeoutMs: 10_000 });

@@ -37,6 +37,27 @@ describe('report queue', () => {
     expect(rs.map((r) => (r.kind === 'log' ? `${r.seq}:${r.stream}:${r.data}` : r.kind))).toEqual(['started', '1:stdout:ab', '2:stderr:c', '3:stdout:d', 'progress', 'completed']);
   });
 
+  it('sends at the end of the turn when no batch is in flight, else waits for the ack', async () => {
+    const { q, sent } = queue();
+    const turn = () => new Promise((r) => setImmediate(r));
+    q.started(lease(1));
+    q.started(lease(2));
+    expect(sent).toHaveLength(0); // not before this turn ends: the turn's reports go together
+    await turn();
+    expect(sent.map((b) => b.reports.length)).toEqual([2]);
+    q.started(lease(3));
+    await turn();
+    await turn();
+    expect(sent).toHaveLength(1); // batch 1 awaits its ack; the flush interval (1 s) has not passed
+    q.ack(1, [{ ok: true }, { ok: true }]);
+    await turn();
+    expect(sent.map((b) => b.reports.map((r) => r.jobId))).toEqual([['j1', 'j2'], ['j3']]);
+    q.ack(2, [{ ok: true }]);
+    await turn();
+    expect(sent).toHaveLength(2);
+    expect(q.idle()).toBe(true);
+  });
+
   it('splits batches at 500 reports and keeps each in the outbox until acked', () => {
     const { q, sent } = queue();
     for (let i = 0; i < MAX_BATCH_REPORTS + 20; i++) q.started(lease(i));

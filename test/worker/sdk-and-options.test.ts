@@ -51,6 +51,7 @@ describe('worker options', () => {
     expect(() => resolveWorkerOptions({ servers: [], token: 't' })).toThrow(expect.objectContaining({ code: 'BATON_E_CONFIG', field: 'servers' }));
     expect(() => resolveWorkerOptions({ servers: ['http://h:1'], token: '' })).toThrow(expect.objectContaining({ field: 'token' }));
     expect(() => resolveWorkerOptions({ servers: ['http://h:1'], token: 't', capacity: 0 })).toThrow(expect.objectContaining({ field: 'capacity' }));
+    expect(() => resolveWorkerOptions({ servers: ['http://h:1'], token: 't', prefetch: 1.5 })).toThrow(expect.objectContaining({ field: 'prefetch' }));
     expect(() => resolveWorkerOptions({ servers: ['http://h:1'], token: 't', types: ['container'] })).toThrow(expect.objectContaining({ field: 'types' }));
   });
 });

@@ -18,6 +18,7 @@ interface BenchFlags {
   drainJobs?: string;
   workers?: string;
   capacity?: string;
+  prefetch?: string;
   pickupRates?: string;
   pickupSeconds?: string;
   big?: string;
@@ -44,6 +45,7 @@ export function registerBench(program: Command): void {
     .option('--drain-jobs <n>', 'jobs submitted in batches and then drained (default 100000; quick 10000)')
     .option('--workers <n>', 'worker processes (default 2)')
     .option('--capacity <n>', 'slots per worker process (default 64)')
+    .option('--prefetch <n>', 'assignments each worker process takes beyond its slots (default 0)')
     .option('--pickup-rates <list>', 'submit rates of the pickup-latency runs, per second (default 200,1000)')
     .option('--pickup-seconds <n>', 'seconds per pickup rate, the first one is warm-up (default 10; quick 3)')
     .option('--big <n>', 'pending jobs of the large backlog, 0 to skip (default 1000000; quick 50000)')
@@ -76,6 +78,7 @@ export function registerBench(program: Command): void {
         drainJobs: int('--drain-jobs', flags.drainJobs, base.drainJobs),
         workers: int('--workers', flags.workers, base.workers),
         capacity: int('--capacity', flags.capacity, base.capacity),
+        prefetch: int('--prefetch', flags.prefetch, base.prefetch, 0),
         pickupRates: rates,
         pickupSeconds: int('--pickup-seconds', flags.pickupSeconds, base.pickupSeconds, 2),
         big: int('--big', flags.big, base.big, 0),

@@ -12,6 +12,7 @@ import { untilSignalled } from '../shutdown.ts';
 interface WorkerFlags extends GlobalOptions {
   server?: string;
   capacity: string;
+  prefetch: string;
   queues?: string;
   labels?: string;
   types?: string;
@@ -39,6 +40,7 @@ export function registerWorker(program: Command): void {
     .description('run a worker agent until SIGTERM/SIGINT (first signal drains, second stops now)')
     .option('--server <urls>', 'server URL(s), comma-separated for failover (default: --url / BATON_URL / http://127.0.0.1:7070)')
     .option('--capacity <n>', 'jobs run at the same time (slots)', '8')
+    .option('--prefetch <n>', 'jobs taken beyond --capacity and queued here, for many short jobs (0 for long ones)', '0')
     .option('--queues <list>', 'queues to take jobs from, comma-separated (default: * = every queue)')
     .option('--labels <k=v,...>', 'labels jobs can require, e.g. region=eu,gpu=no')
     .option('--types <list>', `job types to run, comma-separated (default: all it supports of ${JOB_TYPES.join(', ')})`)
@@ -62,6 +64,7 @@ export function registerWorker(program: Command): void {
         servers,
         token: conn.token,
         capacity,
+        prefetch: parseIntFlag('--prefetch', flags.prefetch, 0),
         queues: parseList(flags.queues),
         labels: flags.labels === undefined ? {} : parsePairs('--labels', [flags.labels]),
         types: parseTypes(flags.types),
