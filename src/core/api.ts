@@ -8,7 +8,7 @@ import type { Backoff, JobError, JobStatus, JobType, Requirements, Role, WorkerS
 export interface AttemptView {
   attempt: number;
   workerId: string;
-  status: 'assigned' | 'running' | 'completed' | 'failed' | 'timed_out' | 'lost' | 'cancelled';
+  status: 'assigned' | 'running' | 'completed' | 'failed' | 'timed_out' | 'lost' | 'cancelled' | 'returned';
   assignedAt: string;
   startedAt: string | null;
   endedAt: string | null;

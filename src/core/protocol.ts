@@ -55,6 +55,8 @@ interface ReportBase extends LeaseHeld {
 /** One thing that happened to an attempt on the worker. */
 export type Report =
   | (ReportBase & { kind: 'started' })
+  /** An assignment the worker gives back without having started it (prefetched, then stopping). */
+  | (ReportBase & { kind: 'returned' })
   | (ReportBase & { kind: 'progress'; progress: number })
   | (ReportBase & { kind: 'log'; seq: number; stream: 'stdout' | 'stderr' | 'system'; data: string })
   | (ReportBase & { kind: 'completed'; result: unknown; exitCode?: number | null })

@@ -25,6 +25,7 @@ export type JobEvent =
   | ({ type: 'complete'; result: unknown; exitCode?: number | null } & LeaseRef)
   | ({ type: 'fail'; error: JobError; exitCode?: number | null; timedOut?: boolean; random: number } & LeaseRef)
   | { type: 'lease_expired'; random: number }
+  | ({ type: 'return' } & LeaseRef)
   | { type: 'cancel'; reason: string }
   | { type: 'expire' }
   | { type: 'modify'; patch: Partial<JobSpec> & { runAt?: number } }
@@ -56,6 +57,8 @@ export const ALLOWED: Readonly<Record<JobEventType, ReadonlySet<JobStatus>>> = {
   complete: new Set(['assigned', 'running']),
   fail: new Set(['assigned', 'running']),
   lease_expired: new Set(['assigned', 'running']),
+  // A worker gives back an assignment it never started (a prefetched job, when it stops).
+  return: new Set(['assigned']),
   cancel: new Set(['blocked', 'scheduled', 'pending', 'assigned', 'running']),
   // A job not started by its deadline fails; once assigned it has started in time.
   expire: new Set(['blocked', 'scheduled', 'pending']),
@@ -63,7 +66,7 @@ export const ALLOWED: Readonly<Record<JobEventType, ReadonlySet<JobStatus>>> = {
   retry: new Set(['failed', 'cancelled']),
 };
 
-const LEASED_EVENTS: ReadonlySet<JobEventType> = new Set(['start', 'progress', 'extend', 'complete', 'fail']);
+const LEASED_EVENTS: ReadonlySet<JobEventType> = new Set(['start', 'progress', 'extend', 'complete', 'fail', 'return']);
 
 /** How many attempts have been used out of the current retry budget. */
 export function attemptsUsed(job: Pick<Job, 'attempt' | 'attemptBase'>): number {
@@ -159,6 +162,14 @@ export function transition(job: Job, event: JobEvent, now: number): TransitionRe
       };
       return { job: next, attemptChange: { attempt: next.attempt, insert: true, fields: row } };
     }
+
+    case 'return':
+      // Never started: ready again at once, and the attempt does not spend the retry budget.
+      next.status = 'pending';
+      next.runAt = now;
+      next.attemptBase = job.attemptBase + 1;
+      clearLease();
+      return { job: next, attemptChange: { attempt: job.attempt, insert: false, fields: { status: 'returned', endedAt: now } } };
 
     case 'start':
       next.status = 'running';

@@ -65,7 +65,7 @@ export interface Attempt {
   /** Attempt number, from 1. */
   attempt: number;
   workerId: string;
-  status: 'assigned' | 'running' | 'completed' | 'failed' | 'timed_out' | 'lost' | 'cancelled';
+  status: 'assigned' | 'running' | 'completed' | 'failed' | 'timed_out' | 'lost' | 'cancelled' | 'returned';
   assignedAt: number;
   startedAt: number | null;
   endedAt: number | null;

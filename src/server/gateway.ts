@@ -297,7 +297,7 @@ export class Gateway {
     // socket is closed and the worker resends it on reconnect; the job stays leased meanwhile.
     let freed = false;
     for (const r of checked) {
-      if (r.kind !== 'completed' && r.kind !== 'failed') continue;
+      if (r.kind !== 'completed' && r.kind !== 'failed' && r.kind !== 'returned') continue;
       const held = c.leases.get(r.jobId);
       if (held && held.attempt === r.attempt && held.leaseToken === r.leaseToken) (c.leases.delete(r.jobId), (freed = true));
     }
@@ -308,7 +308,7 @@ export class Gateway {
     const logged = new Set<string>();
     outcomes.forEach((o, i) => {
       const r = checked[i];
-      const ends = r.kind === 'completed' || r.kind === 'failed';
+      const ends = r.kind === 'completed' || r.kind === 'failed' || r.kind === 'returned';
       if (ends || !o.ok) {
         const held = c.leases.get(r.jobId);
         if (held && held.attempt === r.attempt && (ends || (!o.ok && o.code === 'BATON_E_STALE_ATTEMPT'))) {

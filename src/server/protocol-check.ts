@@ -8,7 +8,7 @@ import { PROTOCOL_VERSION, type LeaseHeld, type Report, type WorkerHello, type W
 import { JOB_TYPES } from '../core/types.ts';
 
 const MAX_REPORTS = 10_000;
-const KINDS = new Set(['started', 'progress', 'log', 'completed', 'failed']);
+const KINDS = new Set(['started', 'progress', 'log', 'completed', 'failed', 'returned']);
 const STREAMS = new Set(['stdout', 'stderr', 'system']);
 
 function bad(message: string): never {

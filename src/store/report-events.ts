@@ -17,6 +17,8 @@ export function eventOf(r: Exclude<Report, { kind: 'log' }>, random: () => numbe
   switch (r.kind) {
     case 'started':
       return { type: 'start', ...ref };
+    case 'returned':
+      return { type: 'return', ...ref };
     case 'progress':
       return { type: 'progress', progress: r.progress, ...ref };
     case 'completed':

@@ -136,6 +136,7 @@ class WorkerAgent implements RunningWorker {
     if (this.draining) return this.draining;
     this.log.info({ running: this.running() }, 'worker draining: no new work, finishing running attempts');
     this.sendMessage({ t: 'draining' });
+    this.returnQueued();
     this.emit('draining', {});
     this.draining = (async () => {
       await this.whenNoWork();
@@ -149,6 +150,7 @@ class WorkerAgent implements RunningWorker {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closing = (async () => {
+      this.returnQueued();
       this.reports.flush();
       for (const r of this.attempts.values()) if (r.state === 'running') r.ctl.abort('closing' satisfies AbortReason);
       this.waiting.length = 0;
@@ -272,7 +274,7 @@ class WorkerAgent implements RunningWorker {
     const key = attemptKey(report);
     const rec = this.attempts.get(key);
     const ours = rec !== undefined && rec.a.leaseToken === report.leaseToken;
-    const isOutcome = report.kind === 'completed' || report.kind === 'failed';
+    const isOutcome = report.kind === 'completed' || report.kind === 'failed' || report.kind === 'returned';
     if (verdict.ok) {
       if (ours && isOutcome) this.attempts.delete(key);
       return;
@@ -316,6 +318,20 @@ class WorkerAgent implements RunningWorker {
     this.log.info({ jobId: a.jobId, attempt: a.attempt, type: a.type, name: a.name }, 'attempt assigned');
     this.emit('assigned', a);
     this.pump();
+  }
+
+  /**
+   * Gives back every assignment not started yet (prefetched) with a `returned` report, so another
+   * worker can take it now rather than when its lease expires. The record stays until the ack.
+   */
+  private returnQueued(): void {
+    for (const key of this.waiting.splice(0)) {
+      const rec = this.attempts.get(key);
+      if (!rec || rec.state !== 'queued') continue;
+      rec.state = 'reporting';
+      this.reports.finish(key, { ...lease(rec.a), at: Date.now(), kind: 'returned' });
+      this.log.info({ jobId: rec.a.jobId, attempt: rec.a.attempt }, 'attempt returned unstarted');
+    }
   }
 
   private pump(): void {

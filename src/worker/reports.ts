@@ -23,8 +23,8 @@ export function attemptKey(l: { jobId: string; attempt: number }): string {
   return `${l.jobId}#${l.attempt}`;
 }
 
-/** A report outcome: the last report of an attempt. */
-export type OutcomeReport = Extract<Report, { kind: 'completed' | 'failed' }>;
+/** A report outcome: the last report of an attempt (`returned`: given back unstarted). */
+export type OutcomeReport = Extract<Report, { kind: 'completed' | 'failed' | 'returned' }>;
 
 interface Staged {
   lease: LeaseHeld;

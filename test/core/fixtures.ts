@@ -87,6 +87,7 @@ export function eventFor(type: JobEventType, job: Job): JobEvent {
     case 'assign':
       return { type, workerId: 'w2', leaseToken: `tok-${job.attempt + 1}`, leaseExpiresAt: T0 + 30_000 };
     case 'start':
+    case 'return':
       return { type, ...lease };
     case 'progress':
       return { type, progress: 50, ...lease };

@@ -26,7 +26,7 @@ interface Step {
 
 const stepArb: fc.Arbitrary<Step> = fc.record({
   type: fc.constantFrom<JobEventType>(
-    'promote', 'release', 'assign', 'start', 'progress', 'extend', 'complete', 'fail', 'fail', 'fail', 'lease_expired', 'cancel', 'expire', 'modify', 'retry',
+    'promote', 'release', 'assign', 'start', 'progress', 'extend', 'complete', 'fail', 'fail', 'fail', 'lease_expired', 'return', 'cancel', 'expire', 'modify', 'retry',
   ),
   fence: fc.constantFrom<Step['fence']>('ok', 'ok', 'ok', 'ok', 'old_attempt', 'new_attempt', 'other_token'),
   random: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
@@ -70,6 +70,8 @@ function eventOf(step: Step, job: Job, now: number): JobEvent {
       return { type: 'assign', workerId: `w${tokenSeq % 3}`, leaseToken: `tok-${++tokenSeq}`, leaseExpiresAt: now + 30_000 };
     case 'start':
       return { type: 'start', ...lease };
+    case 'return':
+      return { type: 'return', ...lease };
     case 'progress':
       return { type: 'progress', progress: step.progress, ...lease };
     case 'extend':
@@ -109,7 +111,7 @@ function checkStep(prev: Job, next: Job, event: JobEvent, now: number): void {
   expect(Number.isFinite(next.runAt)).toBe(true);
   expect(attemptsUsed(next)).toBeGreaterThanOrEqual(0);
   expect(attemptsUsed(next)).toBeLessThanOrEqual(next.maxRetries + 1);
-  if (['fail', 'lease_expired', 'modify', 'retry'].includes(event.type) && (next.status === 'pending' || next.status === 'scheduled')) {
+  if (['fail', 'lease_expired', 'return', 'modify', 'retry'].includes(event.type) && (next.status === 'pending' || next.status === 'scheduled')) {
     expect(next.status).toBe(readyStatus(next.runAt, now));
   }
   expect(next.updatedAt).toBe(now);
@@ -156,6 +158,8 @@ describe('transition over random event sequences', () => {
             continue;
           }
           if (event.type === 'assign') started += 1;
+          // A returned assignment was never started: it gives its attempt back to the budget.
+          if (event.type === 'return') started -= 1;
           if (event.type === 'retry') {
             losses = 0;
             started = 0;

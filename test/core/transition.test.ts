@@ -21,7 +21,7 @@ import { JOB_STATUSES, type Job, type JobStatus } from '../../src/core/types.ts'
 import { T0, deepFreeze, eventFor, jobIn, makeJob } from './fixtures.ts';
 
 const EVENT_TYPES: JobEventType[] = [
-  'promote', 'release', 'assign', 'start', 'progress', 'extend', 'complete', 'fail', 'lease_expired', 'cancel', 'expire', 'modify', 'retry',
+  'promote', 'release', 'assign', 'start', 'progress', 'extend', 'complete', 'fail', 'lease_expired', 'return', 'cancel', 'expire', 'modify', 'retry',
 ];
 
 /** The table as the design states it; a change to ALLOWED must change this on purpose. */
@@ -35,6 +35,7 @@ const EXPECTED: Record<JobEventType, JobStatus[]> = {
   complete: ['assigned', 'running'],
   fail: ['assigned', 'running'],
   lease_expired: ['assigned', 'running'],
+  return: ['assigned'],
   cancel: ['blocked', 'scheduled', 'pending', 'assigned', 'running'],
   expire: ['blocked', 'scheduled', 'pending'],
   modify: ['blocked', 'scheduled', 'pending'],
@@ -43,7 +44,7 @@ const EXPECTED: Record<JobEventType, JobStatus[]> = {
 
 /** The code a refused event must carry: workers' reports are stale, user actions say why. */
 function refusalCode(type: JobEventType): ErrorCode {
-  if (['start', 'progress', 'extend', 'complete', 'fail'].includes(type)) return 'BATON_E_STALE_ATTEMPT';
+  if (['start', 'progress', 'extend', 'complete', 'fail', 'return'].includes(type)) return 'BATON_E_STALE_ATTEMPT';
   if (type === 'modify') return 'BATON_E_JOB_NOT_MODIFIABLE';
   if (type === 'cancel') return 'BATON_E_JOB_NOT_CANCELLABLE';
   if (type === 'retry') return 'BATON_E_JOB_NOT_RETRYABLE';
@@ -124,6 +125,23 @@ describe('lifecycle paths', () => {
       leaseToken: null, leaseExpiresAt: null, workerId: null, startedAt: T0 + 20, attempt: 1,
     });
     expect(c.attemptChange).toEqual({ attempt: 1, insert: false, fields: { status: 'completed', endedAt: T0 + 30, exitCode: 0 } });
+  });
+
+  it('return: an assignment never started goes back to pending at once without spending the retry budget', () => {
+    const job = transition(makeJob({ maxRetries: 0 }), eventFor('assign', makeJob()), T0 + 10).job;
+    const r = transition(job, { type: 'return', attempt: 1, leaseToken: 'tok-1' }, T0 + 50);
+    expect(r.job).toMatchObject({ status: 'pending', runAt: T0 + 50, attempt: 1, attemptBase: 1, leaseToken: null, leaseExpiresAt: null, workerId: null });
+    expect(attemptsUsed(r.job)).toBe(0);
+    expect(r.attemptChange).toEqual({ attempt: 1, insert: false, fields: { status: 'returned', endedAt: T0 + 50 } });
+    // The next assignment is attempt 2, and a failure of it still gets no retry (maxRetries 0).
+    const again = transition(r.job, eventFor('assign', r.job), T0 + 60).job;
+    expect(again.attempt).toBe(2);
+    const failed = transition(again, eventFor('fail', again), T0 + 70).job;
+    expect(failed.status).toBe('failed');
+    // A started attempt cannot be returned, and a stale token is fenced off.
+    const running = transition(again, eventFor('start', again), T0 + 65).job;
+    expect(() => transition(running, { type: 'return', attempt: 2, leaseToken: again.leaseToken! }, T0 + 66)).toThrow(expect.objectContaining({ code: 'BATON_E_STALE_ATTEMPT' }));
+    expect(() => transition(again, { type: 'return', attempt: 2, leaseToken: 'other' }, T0 + 66)).toThrow(expect.objectContaining({ code: 'BATON_E_STALE_ATTEMPT' }));
   });
 
   it('complete straight from assigned stamps the start on job and attempt; undefined result is null', () => {

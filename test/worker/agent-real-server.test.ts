@@ -133,6 +133,38 @@ describe('worker agent with the real server', () => {
     }
   });
 
+  it('prefetch: a draining worker gives back the jobs it has not started, at once', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const pf = await startWorker({
+      servers: [srv.url],
+      token,
+      name: 'returning-worker',
+      capacity: 1,
+      prefetch: 2,
+      queues: ['returning'],
+      labels: { pool: 'returning' },
+      logger,
+      handlers: { hold: async () => (await gate, 'done') },
+    });
+    const assigned: string[] = [];
+    pf.on('assigned', (a) => assigned.push(a.jobId));
+    await pf.whenConnected();
+    const jobs = await Promise.all([1, 2, 3].map(() => client.submit({ type: 'function', queue: 'returning', requirements: { labels: { pool: 'returning' } }, payload: { handler: 'hold' } })));
+    expect(await eventually(() => assigned.length === 3, 5000)).toBe(true);
+    const drained = pf.drain();
+    const queued = jobs.filter((j) => j.id !== assigned[0]);
+    for (const j of queued) {
+      // Back to pending long before a lease (3 s here) could expire.
+      const got = await client.waitForJob(j.id, { statuses: ['pending'], timeoutMs: 2000 });
+      expect(got.attempts?.[0]).toMatchObject({ status: 'returned' });
+    }
+    release();
+    await drained;
+    expect((await client.getJob(assigned[0])).status).toBe('completed');
+    for (const j of queued) expect((await client.getJob(j.id)).status).toBe('pending');
+  });
+
   it('drains when the server asks: finishes its job, then closes', async () => {
     const job = await client.submit({ type: 'command', payload: { script: 'sleep 0.3; echo drained' } });
     await client.waitForJob(job.id, { statuses: ['running'], timeoutMs: 10_000 });

@@ -80,6 +80,7 @@ export const rep = {
   progress: (job: Lease, progress: number): Report => ({ kind: 'progress', progress, ...ref(job) }),
   log: (job: Lease, seq: number, data: string, stream: 'stdout' | 'stderr' | 'system' = 'stdout'): Report => ({ kind: 'log', seq, stream, data, ...ref(job) }),
   completed: (job: Lease, result: unknown = { ok: true }): Report => ({ kind: 'completed', result, exitCode: 0, ...ref(job) }),
+  returned: (job: Lease): Report => ({ kind: 'returned', ...ref(job) }),
   failed: (job: Lease, opts: { timedOut?: boolean } = {}): Report => ({
     kind: 'failed',
     error: { code: 'exit_code', message: 'exited with 1' },

@@ -51,6 +51,24 @@ export function reportsContract(ctx: ContractContext): void {
       expect((await mustGet(ctx.store(), j.id)).attempts[0].status).toBe('timed_out');
     });
 
+    it('takes back an unstarted assignment (returned): pending at once, attempt kept as returned, budget untouched', async () => {
+      const [j] = await insert(ctx.store(), newJob({ maxRetries: 0 }));
+      const a = await assign(ctx.store(), j.id);
+      const [out] = await report(ctx.store(), [rep.returned(a)], { now: T0 + 30 });
+      expect(out).toMatchObject({ ok: true, job: { status: 'pending', runAt: T0 + 30, leaseToken: null, workerId: null } });
+      const got = await mustGet(ctx.store(), j.id);
+      expect(got).toMatchObject({ status: 'pending', attempt: 1, attemptBase: 1 });
+      expect(got.attempts[0]).toMatchObject({ status: 'returned', endedAt: T0 + 30 });
+      // Ready for the next claim; a resent `returned` is stale, and so is one for a started attempt.
+      const heads = await ctx.store().jobListReadyHeads({ tenants: [TENANT], types: ['command'], perQueue: 5 });
+      expect(heads.map((h) => h.job.id)).toContain(j.id);
+      expect((await report(ctx.store(), [rep.returned(a)], { now: T0 + 40 }))[0]).toMatchObject({ ok: false, code: 'BATON_E_STALE_ATTEMPT' });
+      const b = await assign(ctx.store(), j.id, { now: T0 + 50 });
+      await report(ctx.store(), [rep.started(b)], { now: T0 + 60 });
+      expect((await report(ctx.store(), [rep.returned(b)], { now: T0 + 70 }))[0]).toMatchObject({ ok: false, code: 'BATON_E_STALE_ATTEMPT' });
+      expect(await mustGet(ctx.store(), j.id)).toMatchObject({ status: 'running', attempt: 2 });
+    });
+
     it('refuses reports of a stale attempt after the job was reassigned, changing nothing', async () => {
       const [j] = await insert(ctx.store(), newJob({ maxRetries: 1 }));
       const first = await assign(ctx.store(), j.id, { workerId: 'w1', leaseMs: 10 });
