@@ -71,6 +71,34 @@ export function jobsContract(ctx: ContractContext): void {
       expect((await ctx.store().jobInsertMany({ jobs: [newJob({ idempotencyKey: 'new-key' })] })).existed).toEqual([false]);
     });
 
+    it('lands a large batch all or nothing: a taken id far into it, or an id given twice in it', async () => {
+      const taken = newJob();
+      await insert(ctx.store(), taken);
+      // Well past the first rows, so an engine writing many rows per statement fails in a later one.
+      const late = Array.from({ length: 130 }, (_, i) => newJob({ tags: [`t${i % 3}`], ...(i === 5 ? { concurrencyKey: 'k' } : {}) }));
+      late[117] = { ...late[117], id: taken.id };
+      await rejectsWith(ctx.store().jobInsertMany({ jobs: late }), 'BATON_E_CONFLICT');
+      const twice = Array.from({ length: 75 }, () => newJob());
+      twice[60] = { ...twice[60], id: twice[3].id };
+      await rejectsWith(ctx.store().jobInsertMany({ jobs: twice }), 'BATON_E_CONFLICT');
+      expect((await listAll(ctx)).map((j) => j.id)).toEqual([taken.id]);
+      const ok = await ctx.store().jobInsertMany({ jobs: late.filter((j) => j.id !== taken.id) });
+      expect(ok.existed.every((e) => !e)).toBe(true);
+      expect(await mustGet(ctx.store(), late[5].id)).toMatchObject({ id: late[5].id, concurrencyKey: 'k', concurrencyLimit: 1, tags: ['t2'] });
+      expect(await listAll(ctx, { tag: 't1' })).toHaveLength(43);
+    });
+
+    it('lands a batch without idempotency keys all or nothing too: its tags, queues and audit rows go with it', async () => {
+      const taken = newJob();
+      await insert(ctx.store(), taken);
+      const batch = [newJob({ queue: 'fresh', tags: ['t'] }), { ...newJob({ tags: ['u'] }), id: taken.id }, newJob({ queue: 'fresh2' })];
+      await rejectsWith(ctx.store().jobInsertMany({ jobs: batch, audits: batch.map((j) => audit('job.submit', 'job', j.id)) }), 'BATON_E_CONFLICT');
+      expect((await listAll(ctx)).map((j) => j.id)).toEqual([taken.id]);
+      expect(await listAll(ctx, { tag: 't' })).toEqual([]);
+      expect((await ctx.store().queueList({ tenant: TENANT })).map((q) => q.name).filter((n) => n.startsWith('fresh'))).toEqual([]);
+      expect((await ctx.store().auditList({ tenant: TENANT, limit: 10 })).items).toEqual([]);
+    });
+
     it('writes one audit row per call, stamped with the jobs creation time', async () => {
       await ctx.store().jobInsertMany({ jobs: [newJob(), newJob()], audit: audit('job.create', 'job', null, { count: 2 }) });
       const { items } = await ctx.store().auditList({ tenant: TENANT, limit: 10 });

@@ -14,7 +14,7 @@ import { TERMINAL_STATUSES, type Job, type JobSpec, type JobStatus } from '../..
 import { applyPlan, onFailureJob, planInsert, UPSTREAM_FAILED, type ExistingParent } from '../graph-plan.ts';
 import type { GraphNodeRecord, InsertResult, JobInsertExtra, JobInsertOptions } from '../types.ts';
 import type { Sql } from './db.ts';
-import { insertJobRow } from './jobs.ts';
+import { insertJobRows } from './jobs.ts';
 import { jobFromNew } from './rows.ts';
 import { ensureQueue, loadJob, writeTransition } from './write.ts';
 
@@ -161,7 +161,7 @@ function fireOnFailure(sql: Sql, failed: Job, now: number): Job[] {
     const id = v7();
     if (sql.stmt(`UPDATE ${table} SET created_job_id = ? WHERE ${keyCol} = ? AND created_job_id IS NULL`).run(id, key).changes === 0) return;
     const job = jobFromNew(onFailureJob(JSON.parse(row.spec) as JobSpec, { id, tenant: failed.tenant, failed, now }));
-    insertJobRow(sql, job);
+    insertJobRows(sql, [job]);
     ensureQueue(sql, job.tenant, job.queue, now);
     out.push(job);
   };

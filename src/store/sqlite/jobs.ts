@@ -11,21 +11,72 @@ import { applyInsertExtras, checkUniqueKeys, onJobsEnded } from './graph.ts';
 import type { Sql } from './db.ts';
 import { attemptFromRow, jobColumns, jobFromNew, jobFromValues, selectJobs, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, type AttemptRow } from './rows.ts';
 import { checkFence } from './leaders.ts';
-import { admitWithinCaps, writeTimeFields } from './limits.ts';
+import { admitWithinCaps } from './limits.ts';
 import { checkLimit, decodeCursor, encodeCursor, ensureQueue, loadJob, loadJobs, writeAudit, writeTransition } from './write.ts';
 
-const INSERT_COLUMNS = ['id', 'tenant', 'created_at', ...SPEC_COLUMNS, ...STATE_COLUMNS];
-const INSERT_JOB = `INSERT INTO jobs (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})`;
+// The deadline and concurrency columns (004_schedules.sql) are written with the row, not after it.
+const INSERT_COLUMNS = ['id', 'tenant', 'created_at', ...SPEC_COLUMNS, ...STATE_COLUMNS, 'deadline', 'concurrency_key', 'concurrency_limit'];
+const INSERT_ROW = `(${INSERT_COLUMNS.map(() => '?').join(', ')})`;
+/**
+ * Rows per INSERT statement: one statement per row spent more in binding and stepping than in
+ * the rows themselves; 50 rows keep a statement's parameters (50 x 32) well under SQLite's limit.
+ */
+const ROWS_PER_INSERT = 50;
 const INSERT_TAG = 'INSERT OR IGNORE INTO job_tags (job_id, tag, tenant) VALUES (?, ?, ?)';
 const DELETE_TAGS = 'DELETE FROM job_tags WHERE job_id = ?';
 const SELECT_BY_KEY = `${selectJobs()} WHERE tenant = ? AND idempotency_key = ?`;
 const SELECT_ATTEMPTS = 'SELECT * FROM job_attempts WHERE job_id = ? ORDER BY attempt';
 
-/** Inserts one job row and its tags (inside the caller's transaction). */
-export function insertJobRow(sql: Sql, job: Job): void {
-  sql.stmt(INSERT_JOB).run(job.id, job.tenant, job.createdAt, ...specValues(job), ...stateValues(job));
-  for (const tag of job.tags) sql.stmt(INSERT_TAG).run(job.id, tag, job.tenant);
-  if (job.deadline != null || job.concurrencyKey != null) writeTimeFields(sql, job);
+/** INSERT statements' text by row count (1..ROWS_PER_INSERT), built once each. */
+const insertSql: string[] = [];
+
+/** The INSERT statement for `rows` job rows. */
+function insertStatement(sql: Sql, rows: number) {
+  insertSql[rows] ??= `INSERT INTO jobs (${INSERT_COLUMNS.join(', ')}) VALUES ${Array(rows).fill(INSERT_ROW).join(', ')}`;
+  return sql.stmt(insertSql[rows]);
+}
+
+/** Appends `job`'s INSERT_COLUMNS values to `out`. */
+function pushRowValues(out: unknown[], job: Job): void {
+  out.push(job.id, job.tenant, job.createdAt, ...specValues(job), ...stateValues(job));
+  out.push(job.deadline ?? null, job.concurrencyKey ?? null, job.concurrencyKey != null ? (job.concurrencyLimit ?? 1) : null);
+}
+
+/**
+ * BATON_E_CONFLICT naming the first job of `chunk` (a failed INSERT's rows, in order) whose id
+ * a row or an earlier job of the chunk has already.
+ */
+function conflict(sql: Sql, chunk: readonly Job[]): BatonError {
+  const seen = new Set<string>();
+  let id: string | undefined;
+  for (const j of chunk) {
+    if (seen.has(j.id) || sql.stmt('SELECT 1 FROM jobs WHERE id = ?').get(j.id) !== undefined) {
+      id = j.id;
+      break;
+    }
+    seen.add(j.id);
+  }
+  return new BatonError('BATON_E_CONFLICT', `job id ${id ?? 'of this batch'} exists already; nothing of this batch was inserted`);
+}
+
+/**
+ * Inserts job rows and their tags (inside the caller's transaction), ROWS_PER_INSERT rows per
+ * statement. Throws BATON_E_CONFLICT when an id exists already; the caller's transaction then
+ * rolls back, so nothing of the batch stays.
+ */
+export function insertJobRows(sql: Sql, jobs: readonly Job[]): void {
+  for (let i = 0; i < jobs.length; i += ROWS_PER_INSERT) {
+    const n = Math.min(ROWS_PER_INSERT, jobs.length - i);
+    const values: unknown[] = [];
+    for (let k = i; k < i + n; k++) pushRowValues(values, jobs[k]);
+    try {
+      insertStatement(sql, n).run(values);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw conflict(sql, jobs.slice(i, i + n));
+      throw e;
+    }
+  }
+  for (const job of jobs) for (const tag of job.tags) sql.stmt(INSERT_TAG).run(job.id, tag, job.tenant);
 }
 
 /** Inserts a batch in one transaction; see Store.jobInsertMany. */
@@ -36,6 +87,9 @@ export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput 
     // Idempotency keys seen in this batch: a repeat returns the first job, as a repeat request would.
     const byKey = new Map<string, Job>();
     const queuesSeen = new Set<string>();
+    // New rows are written together after the loop; nothing in the loop reads them back (a
+    // repeated idempotency key within the batch is found in byKey).
+    const fresh: Job[] = [];
     const duplicates = checkUniqueKeys(sql, p.jobs, p.extras);
     for (const [i, n] of p.jobs.entries()) {
       const dup = duplicates.get(i);
@@ -65,14 +119,7 @@ export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput 
         }
       }
       const job = jobFromNew(n);
-      try {
-        insertJobRow(sql, job);
-      } catch (e) {
-        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-          throw new BatonError('BATON_E_CONFLICT', `job id ${n.id} exists already; nothing of this batch was inserted`);
-        }
-        throw e;
-      }
+      fresh.push(job);
       const qKey = `${n.tenant}\u0000${n.queue}`;
       if (!queuesSeen.has(qKey)) {
         queuesSeen.add(qKey);
@@ -82,6 +129,7 @@ export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput 
       jobs.push(job);
       existed.push(false);
     }
+    insertJobRows(sql, fresh);
     applyInsertExtras(sql, p, { jobs, existed });
     if (p.audit && p.jobs.length > 0) writeAudit(sql, p.jobs[0].tenant, p.audit, p.jobs[0].createdAt);
     if (p.audits) p.jobs.forEach((n, i) => p.audits![i] && writeAudit(sql, n.tenant, p.audits![i]!, n.createdAt));

@@ -15,13 +15,6 @@ import { checkFence } from './leaders.ts';
 import { jobFromValues, selectJobs } from './rows.ts';
 import { ensureQueue, writeAudit, writeTransition } from './write.ts';
 
-/** Writes a new job's deadline and concurrency columns (inside the insert's transaction). */
-export function writeTimeFields(sql: Sql, job: Job): void {
-  sql.stmt('UPDATE jobs SET deadline = ?, concurrency_key = ?, concurrency_limit = ? WHERE id = ?').run(
-    job.deadline ?? null, job.concurrencyKey ?? null, job.concurrencyKey != null ? (job.concurrencyLimit ?? 1) : null, job.id,
-  );
-}
-
 /** See Store.jobExpireDeadlines. */
 export function jobExpireDeadlines(sql: Sql, p: { now: number; limit: number; fence?: Fence }): Job[] {
   return sql.write(() => {
