@@ -27,30 +27,117 @@ export function isConnectionError(e: unknown): boolean {
 }
 
 /**
- * Runs `fn` in one transaction on a reserved connection: BEGIN, then COMMIT, or ROLLBACK when
- * `fn` throws. Used instead of the client's `sql.begin` because of a client bug (porsager/postgres
- * #1154, #1208; fix proposed in #1168): `begin` always sends ROLLBACK after an error, and when
- * the error was the connection dying, that write to a closed socket throws an uncaught TypeError
- * and leaves the pooled connection unable to reconnect (every later query on it times out).
- * A dead session needs no ROLLBACK — the server discards its transaction — so none is sent then,
- * and the connection is not released either: `release()` would put the closed connection back
- * among the open ones (same crash on its next query), while the client's own close handler has
- * already filed it among the closed ones, from where the pool reconnects it.
+ * Waits for statements pipelined together and returns their results in order. When some failed,
+ * throws the failure of the first one in `statements` (give them in the order they were sent)
+ * that failed for its own reason: the ones after it failed only because of it (25P02), whatever
+ * order the rejections arrive in.
  */
-export async function inTx<T>(pool: Pool, fn: (tx: Db) => Promise<T>): Promise<T> {
+export async function allInOrder<T extends readonly unknown[] | []>(statements: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await collect((statements as readonly PromiseLike<unknown>[]).map(observe));
+  const failure = firstFailure(results);
+  if (failure !== null) throw failure.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}
+
+/**
+ * Hands a transaction a statement whose answer `fn` does not need: the statement is sent at once
+ * (behind everything sent before it on the connection; PostgreSQL runs a connection's statements
+ * in the order they arrive) and inTx waits for it together with the COMMIT it sends behind it.
+ * Accepts a query of the client (sent by this call) or a promise of statements already sent,
+ * such as the write helpers of write.ts return.
+ */
+export type Defer = (statement: PromiseLike<unknown>) => void;
+
+/** A statement's outcome, observed from the moment it is sent, so that its failure is never unhandled. */
+type Outcome = Promise<PromiseSettledResult<unknown>>;
+
+/** Observes `statement`; `then` on a query of the client sends it, synchronously, so observing keeps the order of the calls. */
+function observe(statement: PromiseLike<unknown>): Outcome {
+  return Promise.resolve(
+    statement.then(
+      (value): PromiseSettledResult<unknown> => ({ status: 'fulfilled', value }),
+      (reason: unknown): PromiseSettledResult<unknown> => ({ status: 'rejected', reason }),
+    ),
+  );
+}
+
+/**
+ * The outcomes in order, once all are in — or as far as they are at the first connection error:
+ * the client never answers statements it still held queued for a connection that died (the pool
+ * drops them with the connection), so waiting for those would hang.
+ */
+function collect(outcomes: Outcome[]): Promise<(PromiseSettledResult<unknown> | undefined)[]> {
+  return new Promise((resolve) => {
+    const results = new Array<PromiseSettledResult<unknown> | undefined>(outcomes.length);
+    let left = outcomes.length;
+    if (left === 0) resolve(results);
+    outcomes.forEach((o, i) =>
+      o.then((r) => {
+        results[i] = r;
+        if (--left === 0 || (r.status === 'rejected' && isConnectionError(r.reason))) resolve(results);
+      }),
+    );
+  });
+}
+
+/** SQLSTATE of a statement refused because an earlier one failed in the same transaction. */
+const IN_FAILED_TRANSACTION = '25P02';
+
+/** The first failure in send order that is not a 25P02 (else the first 25P02), or null when none failed. */
+function firstFailure(results: (PromiseSettledResult<unknown> | undefined)[]): PromiseRejectedResult | null {
+  const failed = results.filter((r): r is PromiseRejectedResult => r?.status === 'rejected');
+  return failed.find((r) => (r.reason as { code?: unknown }).code !== IN_FAILED_TRANSACTION) ?? failed[0] ?? null;
+}
+
+/** True when a connection error is among `results`. */
+const sawDeadConnection = (results: (PromiseSettledResult<unknown> | undefined)[]) => results.some((r) => r?.status === 'rejected' && isConnectionError(r.reason));
+
+/**
+ * Runs `fn` in one transaction on a reserved connection, with as few round trips as the client's
+ * pipelining allows: BEGIN is sent, not awaited, so it travels with fn's first statement; the
+ * statements fn defers travel with the COMMIT sent right after fn returns, and are waited for
+ * together with it. When one of them fails, PostgreSQL has already answered that COMMIT with a
+ * ROLLBACK (a failed transaction cannot commit) and inTx throws the failure; a COMMIT answered
+ * with anything but COMMIT throws too, so a swallowed statement error can never pass as success.
+ * When `fn` throws, inTx waits for what was deferred, sends ROLLBACK and throws the first real
+ * failure: a deferred statement's own error comes before the 25P02 its followers got.
+ *
+ * Used instead of the client's `sql.begin` because of a client bug (porsager/postgres #1154,
+ * #1208; fix proposed in #1168): `begin` always sends ROLLBACK after an error, and when the error
+ * was the connection dying, that write to a closed socket throws an uncaught TypeError and leaves
+ * the pooled connection unable to reconnect (every later query on it times out). A dead session
+ * needs no ROLLBACK — the server discards its transaction — so none is sent then, and the
+ * connection is not released either: `release()` would put the closed connection back among the
+ * open ones (same crash on its next query), while the client's own close handler has already
+ * filed it among the closed ones, from where the pool reconnects it.
+ */
+export async function inTx<T>(pool: Pool, fn: (tx: Db, defer: Defer) => Promise<T>): Promise<T> {
   const tx = await reserveWithin(pool, RESERVE_TIMEOUT_MS);
+  const sent: Outcome[] = [];
+  const defer: Defer = (statement) => void sent.push(observe(statement));
   let dead = false;
   try {
-    await tx`BEGIN`;
+    defer(tx`BEGIN`);
     let result: T;
     try {
-      result = await fn(tx);
+      result = await fn(tx, defer);
     } catch (e) {
-      dead = isConnectionError(e);
+      const results = await collect(sent);
+      dead = isConnectionError(e) || sawDeadConnection(results);
       if (!dead) await tx`ROLLBACK`;
-      throw e;
+      const failure = firstFailure(results);
+      throw failure !== null && (failure.reason as { code?: unknown }).code !== IN_FAILED_TRANSACTION ? failure.reason : e;
     }
-    await tx`COMMIT`;
+    let command = '';
+    defer(tx`COMMIT`.then((r) => (command = r.command)));
+    const results = await collect(sent);
+    const failure = firstFailure(results);
+    if (failure !== null) {
+      // The COMMIT ended the transaction either way (as a ROLLBACK), unless the connection died.
+      dead = sawDeadConnection(results);
+      throw failure.reason;
+    }
+    if (command !== 'COMMIT') throw new Error(`the transaction was not committed: PostgreSQL answered COMMIT with ${command}`);
     return result;
   } catch (e) {
     dead ||= isConnectionError(e);
