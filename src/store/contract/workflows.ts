@@ -75,6 +75,20 @@ export function workflowsContract(ctx: ContractContext): void {
       expect((await s.jobList({ tenant: TENANT, limit: 100 })).items.filter((j) => j.name === 'rollback')).toHaveLength(2);
     });
 
+    it('releases a child added to a running parent later, when one report batch ends that parent and a job without dependents', async () => {
+      const s = ctx.store();
+      const [parent, loner] = (await s.jobInsertMany({ jobs: [newJob(), newJob()] })).jobs;
+      const p = await assign(s, parent.id);
+      const l = await assign(s, loner.id);
+      const child = newJob({ status: 'blocked' });
+      await s.jobInsertMany({ jobs: [child], extras: [{ dependsOn: [{ job: parent.id, on: 'success', ref: 'p' }] }] });
+      expect((await mustGet(s, child.id)).status).toBe('blocked');
+      const outcomes = await report(s, [rep.started(l), rep.completed(l), rep.started(p), rep.completed(p)]);
+      expect(outcomes.every((o) => o.ok)).toBe(true);
+      expect((await mustGet(s, child.id)).status).toBe('pending');
+      expect((await mustGet(s, loner.id)).status).toBe('completed');
+    });
+
     it('cancel and completion edges: a cancelled parent releases `completion` children and cancels `success` ones', async () => {
       const s = ctx.store();
       const p = (await s.jobInsertMany({ jobs: [newJob()] })).jobs[0];

@@ -2,7 +2,9 @@
  * Worker-facing methods of the PostgreSQL store: reports (group commit), lease extension, reaping
  * of expired leases, and logs. Every report is fenced by (attempt, leaseToken). A batch loads and
  * locks its jobs in one query, applies the reports in order in memory (one job may get several),
- * and writes the outcome back with a fixed number of batched statements.
+ * and writes the outcome back with a fixed number of batched statements. A batch costs two round
+ * trips: BEGIN with its reads, then its writes with the COMMIT; three or more only when a job it
+ * ends has dependents or failed (children and compensation jobs are read and written between).
  */
 import { isBatonError } from '../../core/errors.ts';
 import type { Report } from '../../core/protocol.ts';
@@ -11,7 +13,7 @@ import { onJobsEnded } from './graph.ts';
 import type { Job, LogEntry } from '../../core/types.ts';
 import type { Fence, ReportOutcome } from '../types.ts';
 import { eventOf, stale } from '../report-events.ts';
-import { inTx, type Db } from './db.ts';
+import { allInOrder, inTx, type Db } from './db.ts';
 import { checkFence } from './leaders.ts';
 import { jobFromRow, type JobRow } from './rows.ts';
 import { lockJobs, notifyWake, wakes, writeResults, type Ctx } from './write.ts';
@@ -19,14 +21,23 @@ import { lockJobs, notifyWake, wakes, writeResults, type Ctx } from './write.ts'
 type LogReport = Extract<Report, { kind: 'log' }>;
 type AttemptLease = { leaseToken: string; workerId: string };
 
-/** The lease of each attempt that a log report of the batch names, by `jobId\0attempt`. */
-async function loadAttemptLeases(tx: Db, logs: LogReport[]): Promise<Map<string, AttemptLease>> {
-  const out = new Map<string, AttemptLease>();
-  if (logs.length === 0) return out;
-  const rows = await tx`SELECT job_id, attempt, lease_token, worker_id FROM job_attempts
-    WHERE (job_id, attempt) IN (SELECT * FROM unnest(${logs.map((l) => l.jobId)}::text[], ${logs.map((l) => l.attempt)}::int4[]))`;
-  for (const r of rows) out.set(`${r.job_id}\u0000${r.attempt}`, { leaseToken: r.lease_token, workerId: r.worker_id });
-  return out;
+/** The lease of each attempt that a log report of the batch names, by `jobId\0attempt` (sent at once). */
+function loadAttemptLeases(tx: Db, logs: LogReport[]): Promise<Map<string, AttemptLease>> {
+  if (logs.length === 0) return Promise.resolve(new Map());
+  return tx`SELECT job_id, attempt, lease_token, worker_id FROM job_attempts
+    WHERE (job_id, attempt) IN (SELECT * FROM unnest(${logs.map((l) => l.jobId)}::text[], ${logs.map((l) => l.attempt)}::int4[]))`.then(
+    (rows) => new Map(rows.map((r) => [`${r.job_id}\u0000${r.attempt}`, { leaseToken: r.lease_token, workerId: r.worker_id }])),
+  );
+}
+
+/**
+ * The ids among `ids` that other jobs depend on (sent at once). Sent after the jobs' lock, so it
+ * sees every dependency committed before the lock was granted, and none can be added until the
+ * batch commits (an insert reads its existing parents FOR SHARE). A job without dependents needs
+ * no release step when it ends.
+ */
+function withDependents(tx: Db, ids: string[]): Promise<Set<string>> {
+  return tx`SELECT DISTINCT parent_id FROM job_deps WHERE parent_id = ANY(${ids}::text[])`.then((rows) => new Set(rows.map((r) => r.parent_id as string)));
 }
 
 /** Everything one batch will write, gathered while its reports are applied in memory. */
@@ -74,9 +85,14 @@ function applyOne(
 /** Applies a batch of reports in one transaction; see Store.reportApplyMany. */
 export async function reportApplyMany(c: Ctx, p: { workerId: string; reports: Report[]; now: number; random: () => number }): Promise<ReportOutcome[]> {
   if (p.reports.length === 0) return [];
-  return inTx(c.sql, async (tx) => {
-    const jobs = await lockJobs(tx, [...new Set(p.reports.map((r) => r.jobId))]);
-    const leases = await loadAttemptLeases(tx, p.reports.filter((r): r is LogReport => r.kind === 'log'));
+  return inTx(c.sql, async (tx, defer) => {
+    const ids = [...new Set(p.reports.map((r) => r.jobId))];
+    // One round trip, with the BEGIN: the three reads are pipelined, the lock first.
+    const [jobs, parents, leases] = await allInOrder([
+      lockJobs(tx, ids),
+      withDependents(tx, ids),
+      loadAttemptLeases(tx, p.reports.filter((r): r is LogReport => r.kind === 'log')),
+    ]);
     const out: BatchWrites = { results: [], logs: [], wake: [] };
     const outcomes = p.reports.map((r): ReportOutcome => {
       try {
@@ -87,22 +103,26 @@ export async function reportApplyMany(c: Ctx, p: { workerId: string; reports: Re
         throw e;
       }
     });
-    await writeResults(tx, out.results);
-    // Jobs this batch ended: release or cancel their children in this same transaction.
-    const ended = [...new Set(out.results.map((r) => r.job.id))].map((id) => jobs.get(id)!).filter((j) => isTerminal(j.status));
+    // The writes go out now; whatever follows on the connection sees them.
+    defer(writeResults(tx, out.results));
+    // Jobs this batch ended that have dependents (released or cancelled here, in this same
+    // transaction) or failed (compensation jobs): only these need the extra round trips.
+    const ended = [...new Set(out.results.map((r) => r.job.id))]
+      .map((id) => jobs.get(id)!)
+      .filter((j) => isTerminal(j.status) && (parents.has(j.id) || j.status === 'failed'));
     if (ended.length > 0) out.wake.push(...(await onJobsEnded(tx, ended, p.now)).filter((j) => j.status === 'pending').map((j) => j.tenant));
     if (out.logs.length > 0) {
       const l = out.logs;
       // ORDER BY ord: log ids (the seq clients page by) follow the order the worker sent.
-      await tx`INSERT INTO job_logs (job_id, tenant, attempt, seq, stream, at, data)
+      defer(tx`INSERT INTO job_logs (job_id, tenant, attempt, seq, stream, at, data)
         SELECT job_id, tenant, attempt, seq, stream, ${p.now}::int8, data
         FROM unnest(${l.map((x) => x.jobId)}::text[], ${l.map((x) => x.tenant)}::text[], ${l.map((x) => x.attempt)}::int4[],
           ${l.map((x) => x.seq)}::int8[], ${l.map((x) => x.stream)}::text[], ${l.map((x) => x.data)}::text[])
           WITH ORDINALITY AS v(job_id, tenant, attempt, seq, stream, data, ord)
         ORDER BY ord
-        ON CONFLICT (job_id, attempt, seq) DO NOTHING`;
+        ON CONFLICT (job_id, attempt, seq) DO NOTHING`);
     }
-    await notifyWake(tx, c.channel, out.wake);
+    defer(notifyWake(tx, c.channel, out.wake));
     return outcomes;
   });
 }
@@ -115,7 +135,7 @@ export async function leaseExtend(
   p: { workerId: string; leases: LeaseRef[]; leaseExpiresAt: number; now: number },
 ): Promise<{ lost: LeaseRef[] }> {
   if (p.leases.length === 0) return { lost: [] };
-  return inTx(c.sql, async (tx) => {
+  return inTx(c.sql, async (tx, defer) => {
     const jobs = await lockJobs(tx, [...new Set(p.leases.map((l) => l.jobId))]);
     const lost: LeaseRef[] = [];
     const results: TransitionResult[] = [];
@@ -135,7 +155,8 @@ export async function leaseExtend(
       jobs.set(job.id, r.job);
       results.push(r);
     }
-    await writeResults(tx, results);
+    // Sent with the COMMIT: two round trips in all.
+    defer(writeResults(tx, results));
     return { lost };
   });
 }
