@@ -99,6 +99,17 @@ export function jobsContract(ctx: ContractContext): void {
       expect((await ctx.store().auditList({ tenant: TENANT, limit: 10 })).items).toEqual([]);
     });
 
+    it('lands a batch without idempotency keys all or nothing too: its tags, queues and audit rows go with it', async () => {
+      const taken = newJob();
+      await insert(ctx.store(), taken);
+      const batch = [newJob({ queue: 'fresh', tags: ['t'] }), { ...newJob({ tags: ['u'] }), id: taken.id }, newJob({ queue: 'fresh2' })];
+      await rejectsWith(ctx.store().jobInsertMany({ jobs: batch, audits: batch.map((j) => audit('job.submit', 'job', j.id)) }), 'BATON_E_CONFLICT');
+      expect((await listAll(ctx)).map((j) => j.id)).toEqual([taken.id]);
+      expect(await listAll(ctx, { tag: 't' })).toEqual([]);
+      expect((await ctx.store().queueList({ tenant: TENANT })).map((q) => q.name).filter((n) => n.startsWith('fresh'))).toEqual([]);
+      expect((await ctx.store().auditList({ tenant: TENANT, limit: 10 })).items).toEqual([]);
+    });
+
     it('writes one audit row per call, stamped with the jobs creation time', async () => {
       await ctx.store().jobInsertMany({ jobs: [newJob(), newJob()], audit: audit('job.create', 'job', null, { count: 2 }) });
       const { items } = await ctx.store().auditList({ tenant: TENANT, limit: 10 });

@@ -9,23 +9,27 @@ import { isTerminal, transition, type JobEvent, type TransitionResult } from '..
 import type { AuditInput, Job, JobType } from '../../core/types.ts';
 import type { AssignmentInput, Fence, InsertResult, JobInsertOptions, JobListFilter, Page } from '../types.ts';
 import { applyInsertExtras, checkUniqueKeys, onJobsEnded } from './graph.ts';
-import { inTx, isUniqueViolation, type Db } from './db.ts';
+import { allInOrder, inTx, isUniqueViolation, type Db } from './db.ts';
 import { checkFence } from './leaders.ts';
-import { admitWithinCaps, writeTimeFields } from './limits.ts';
+import { admitWithinCaps, loadQueueCaps, writeTimeFields } from './limits.ts';
 import { attemptFromRow, jobFromNew, jobFromRow, type JobRow } from './rows.ts';
 import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, wakes, writeAudit, writeAudits, writeResults, type Ctx } from './write.ts';
 
 /** Rows per INSERT statement: big enough to amortise the round trip, small enough to stay light. */
 const INSERT_CHUNK = 5000;
 
-/** Inserts job rows in chunks; returns the ids inserted (a repeated idempotency key is skipped). */
-export async function insertJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
-  const inserted = new Set<string>();
+/**
+ * Sends the INSERTs of `jobs` at once, in chunks; resolves to the ids inserted (a repeated
+ * idempotency key is skipped). The caller writes the time fields (writeTimeFields) of the rows
+ * that were inserted.
+ */
+function sendJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
+  const chunks: Promise<string[]>[] = [];
   for (let i = 0; i < jobs.length; i += INSERT_CHUNK) {
     const c = jobs.slice(i, i + INSERT_CHUNK);
     // The conflict target names the partial unique index, so only a repeated idempotency key is
     // skipped; a repeated id still raises (and fails the whole batch).
-    const rows = await tx`INSERT INTO jobs (id, tenant, type, name, queue, priority, status, run_at, max_retries, timeout_ms,
+    chunks.push(tx`INSERT INTO jobs (id, tenant, type, name, queue, priority, status, run_at, max_retries, timeout_ms,
         idempotency_key, payload, backoff, requirements, tags, metadata, created_at, updated_at)
       SELECT id, tenant, type, name, queue, priority, status, run_at, max_retries, timeout_ms, idempotency_key,
         payload::jsonb, backoff::jsonb, requirements::jsonb, tags::jsonb, metadata::jsonb, created_at, created_at
@@ -39,24 +43,31 @@ export async function insertJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
         AS v(id, tenant, type, name, queue, priority, status, run_at, max_retries, timeout_ms, idempotency_key,
           payload, backoff, requirements, tags, metadata, created_at)
       ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-      RETURNING id`;
-    for (const r of rows) inserted.add(r.id as string);
+      RETURNING id`.then((rows) => rows.map((r) => r.id as string)));
   }
+  return Promise.all(chunks).then((all) => new Set(all.flat()));
+}
+
+/** Inserts job rows in chunks, with their time fields; returns the ids inserted (a repeated idempotency key is skipped). */
+export async function insertJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
+  const inserted = await sendJobRows(tx, jobs);
   await writeTimeFields(tx, jobs.filter((j) => inserted.has(j.id)));
   return inserted;
 }
 
-/** Inserts the tag rows of `jobs`. */
-export async function insertTags(tx: Db, jobs: Job[]): Promise<void> {
+/** Inserts the tag rows of `jobs` (sent at once; nothing is sent for untagged jobs). */
+export function insertTags(tx: Db, jobs: Job[]): Promise<unknown> {
   const ids: string[] = [];
   const tags: string[] = [];
   const tenants: string[] = [];
   for (const j of jobs) for (const t of j.tags) (ids.push(j.id), tags.push(t), tenants.push(j.tenant));
+  const sent: Promise<unknown>[] = [];
   for (let i = 0; i < ids.length; i += INSERT_CHUNK) {
-    await tx`INSERT INTO job_tags (job_id, tag, tenant)
+    sent.push(tx`INSERT INTO job_tags (job_id, tag, tenant)
       SELECT * FROM unnest(${ids.slice(i, i + INSERT_CHUNK)}::text[], ${tags.slice(i, i + INSERT_CHUNK)}::text[], ${tenants.slice(i, i + INSERT_CHUNK)}::text[])
-      ON CONFLICT DO NOTHING`;
+      ON CONFLICT DO NOTHING`.execute());
   }
+  return Promise.all(sent);
 }
 
 const keyOf = (tenant: string, key: string) => `${tenant}\u0000${key}`;
@@ -69,22 +80,33 @@ function byKey(a: Job, b: Job): number {
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
+/** The BATON_E_CONFLICT of a batch whose INSERT hit an existing job id; other errors pass. */
+function conflictOnTakenId(e: unknown): never {
+  if (isUniqueViolation(e)) throw new BatonError('BATON_E_CONFLICT', 'a job id of this batch exists already; nothing of this batch was inserted');
+  throw e;
+}
+
 /**
  * Inserts a batch in one transaction; see Store.jobInsertMany. A repeated idempotency key inside
  * the batch resolves to its first job in memory; one that exists already is skipped by
  * ON CONFLICT DO NOTHING and read back, so the result keeps the input order.
+ *
+ * Round trips: a batch without idempotency keys takes one — every row is then either inserted or
+ * the whole batch fails, so nothing waits for the INSERT's answer: BEGIN, the INSERT, its tags,
+ * queues, audit rows and NOTIFY and the COMMIT all travel together. Idempotency keys add one (the
+ * rows inserted decide what follows), uniqueKeys one before the INSERT, dependencies their reads.
  */
 export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditInput } & JobInsertOptions): Promise<InsertResult> {
   if (p.jobs.length === 0) return { jobs: [], existed: [] };
-  return inTx(c.sql, async (tx) => {
+  return inTx(c.sql, async (tx, defer) => {
     const duplicates = await checkUniqueKeys(tx, p.jobs, p.extras);
     if (p.idempotencyRetentionMs !== undefined) {
       // Past its retention window a key is free again: the old job keeps no key.
       const keyed = p.jobs.filter((n) => n.idempotencyKey !== null);
       if (keyed.length > 0) {
-        await tx`UPDATE jobs SET idempotency_key = NULL WHERE (tenant, idempotency_key) IN
+        defer(tx`UPDATE jobs SET idempotency_key = NULL WHERE (tenant, idempotency_key) IN
           (SELECT * FROM unnest(${keyed.map((j) => j.tenant)}::text[], ${keyed.map((j) => j.idempotencyKey)}::text[]))
-          AND created_at < ${p.jobs[0].createdAt - p.idempotencyRetentionMs}::int8`;
+          AND created_at < ${p.jobs[0].createdAt - p.idempotencyRetentionMs}::int8`);
       }
     }
     const firstByKey = new Map<string, number>();
@@ -102,37 +124,38 @@ export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditIn
     // Keyed rows go in key order: two batches racing on the same keys then wait on each other in
     // one order, instead of deadlocking.
     const ordered = [...candidates].sort(byKey);
-    let inserted: Set<string>;
-    try {
-      inserted = await insertJobRows(tx, ordered);
-    } catch (e) {
-      if (isUniqueViolation(e)) throw new BatonError('BATON_E_CONFLICT', 'a job id of this batch exists already; nothing of this batch was inserted');
-      throw e;
-    }
-    const newJobs = candidates.filter((j) => inserted.has(j.id));
+    const inserting = sendJobRows(tx, ordered).catch(conflictOnTakenId);
+    const keyed = candidates.filter((j) => j.idempotencyKey !== null);
+    let newJobs = candidates;
     // Keys that lost to a job stored before (by an earlier call or a concurrent one that committed).
     const existing = new Map<string, Job>();
-    const lost = candidates.filter((j) => !inserted.has(j.id));
-    if (lost.length > 0) {
-      const rows = await tx`SELECT * FROM jobs WHERE (tenant, idempotency_key) IN
-        (SELECT * FROM unnest(${lost.map((j) => j.tenant)}::text[], ${lost.map((j) => j.idempotencyKey)}::text[]))`;
+    if (keyed.length === 0) {
+      defer(inserting);
+    } else {
+      // Sent behind the INSERT, so it sees the rows it skipped; our own new rows are left out.
+      const [inserted, rows] = await allInOrder([
+        inserting,
+        tx`SELECT * FROM jobs WHERE (tenant, idempotency_key) IN
+            (SELECT * FROM unnest(${keyed.map((j) => j.tenant)}::text[], ${keyed.map((j) => j.idempotencyKey)}::text[]))
+          AND id <> ALL(${keyed.map((j) => j.id)}::text[])`.execute(),
+      ]);
+      newJobs = candidates.filter((j) => inserted.has(j.id));
       for (const r of rows) {
         const j = jobFromRow(r as JobRow);
         existing.set(keyOf(j.tenant, j.idempotencyKey!), j);
       }
     }
-    await insertTags(tx, newJobs);
+    defer(writeTimeFields(tx, newJobs));
+    defer(insertTags(tx, newJobs));
     // A new queue is stamped with the creation time of its first job, as in the SQLite store.
     const queues = new Map<string, { tenant: string; name: string; at: number }>();
     for (const j of newJobs) {
       const k = keyOf(j.tenant, j.queue);
       if (!queues.has(k)) queues.set(k, { tenant: j.tenant, name: j.queue, at: j.createdAt });
     }
-    await ensureQueues(tx, [...queues.values()]);
-    if (p.audit) await writeAudit(tx, p.jobs[0].tenant, p.audit, p.jobs[0].createdAt);
-    if (p.audits) await writeAudits(tx, p.jobs.flatMap((n, i) => (p.audits![i] ? [{ tenant: n.tenant, entry: p.audits![i]!, at: n.createdAt }] : [])));
-    // Scheduled jobs wake too: the maintenance loop re-reads the next run time.
-    await notifyWake(tx, c.channel, newJobs.filter((j) => j.status === 'pending' || j.status === 'scheduled').map((j) => j.tenant));
+    defer(ensureQueues(tx, [...queues.values()]));
+    if (p.audit) defer(writeAudit(tx, p.jobs[0].tenant, p.audit, p.jobs[0].createdAt));
+    if (p.audits) defer(writeAudits(tx, p.jobs.flatMap((n, i) => (p.audits![i] ? [{ tenant: n.tenant, entry: p.audits![i]!, at: n.createdAt }] : []))));
 
     const byId = new Map(newJobs.map((j) => [j.id, j]));
     const jobs: Job[] = [];
@@ -159,8 +182,11 @@ export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditIn
       existed.push(true);
     }
     const changed = await applyInsertExtras(tx, p, { jobs, existed });
-    // Jobs released at insert (their parents had ended) are work too.
-    await notifyWake(tx, c.channel, [...jobs.filter((j, i) => !existed[i]), ...changed].filter((j) => j.status === 'pending').map((j) => j.tenant));
+    // New work wakes other servers, as do jobs released at insert (their parents had ended);
+    // scheduled ones too: the maintenance loop re-reads the next run time. Statuses as the graph
+    // step left them (a job it blocked wakes nobody).
+    const woken = [...newJobs.filter((j) => j.status === 'pending' || j.status === 'scheduled'), ...changed.filter((j) => j.status === 'pending')];
+    defer(notifyWake(tx, c.channel, woken.map((j) => j.tenant)));
     return { jobs, existed };
   });
 }
@@ -271,16 +297,21 @@ export async function jobListReady(sql: Db, p: { tenants: string[]; queues?: str
 /**
  * Assigns each job that is still pending (compare-and-set) and inserts its attempt row; jobs that
  * moved on, or that another server holds locked right now, are skipped. See Store.jobAssignMany.
- * Returned jobs carry no attempts.
+ * Returned jobs carry no attempts. Two round trips: BEGIN with the lock and the queues' caps, then
+ * the writes with the COMMIT (one more, for the cap locks and counts, when a job has a capped
+ * queue or a concurrency key). The whole row is read: the assigned job is what the worker gets.
  */
 export async function jobAssignMany(c: Ctx, p: { assignments: AssignmentInput[]; now: number }): Promise<Job[]> {
   if (p.assignments.length === 0) return [];
-  return inTx(c.sql, async (tx) => {
+  return inTx(c.sql, async (tx, defer) => {
     const ids = [...new Set(p.assignments.map((a) => a.jobId))];
-    const rows = await tx`SELECT * FROM jobs WHERE id = ANY(${ids}::text[]) AND status = 'pending' FOR UPDATE SKIP LOCKED`;
+    const [rows, caps] = await allInOrder([
+      tx`SELECT * FROM jobs WHERE id = ANY(${ids}::text[]) AND status = 'pending' FOR UPDATE SKIP LOCKED`.execute(),
+      loadQueueCaps(tx, ids),
+    ]);
     const jobs = new Map<string, Job>(rows.map((r) => [r.id as string, jobFromRow(r as JobRow)]));
     // Queue and concurrency-key caps, counted under their locks in this transaction (004_schedules.sql).
-    const admitted = await admitWithinCaps(tx, p.assignments.map((a) => jobs.get(a.jobId)).filter((j): j is Job => j !== undefined));
+    const admitted = await admitWithinCaps(tx, p.assignments.map((a) => jobs.get(a.jobId)).filter((j): j is Job => j !== undefined), caps);
     const results: TransitionResult[] = [];
     for (const a of p.assignments) {
       if (!admitted.has(a.jobId)) continue;
@@ -297,7 +328,7 @@ export async function jobAssignMany(c: Ctx, p: { assignments: AssignmentInput[];
       jobs.set(job.id, r.job);
       results.push(r);
     }
-    await writeResults(tx, results);
+    defer(writeResults(tx, results));
     return results.map((r) => r.job);
   });
 }

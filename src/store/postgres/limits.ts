@@ -10,20 +10,20 @@ import { transition } from '../../core/transition.ts';
 import type { AuditInput, Job, QueueStats, Tenant } from '../../core/types.ts';
 import type { FairnessSettings, Fence } from '../types.ts';
 import * as admin from './admin.ts';
-import { inTx, type Db } from './db.ts';
+import { allInOrder, inTx, type Db } from './db.ts';
 import { onJobsEnded } from './graph.ts';
 import { checkFence } from './leaders.ts';
 import { jobFromRow, tenantFromRow, type JobRow } from './rows.ts';
 import { ensureQueues, notifyWake, writeAudit, writeResults, type Ctx } from './write.ts';
 
-/** Writes new jobs' deadline and concurrency columns (inside the insert's transaction). */
-export async function writeTimeFields(tx: Db, jobs: Job[]): Promise<void> {
+/** Writes new jobs' deadline and concurrency columns (inside the insert's transaction; sent at once, nothing for jobs without them). */
+export function writeTimeFields(tx: Db, jobs: Job[]): Promise<unknown> {
   const set = jobs.filter((j) => j.deadline != null || j.concurrencyKey != null);
-  if (set.length === 0) return;
-  await tx`UPDATE jobs SET deadline = v.deadline, concurrency_key = v.key, concurrency_limit = v.lim
+  if (set.length === 0) return Promise.resolve();
+  return tx`UPDATE jobs SET deadline = v.deadline, concurrency_key = v.key, concurrency_limit = v.lim
     FROM unnest(${set.map((j) => j.id)}::text[], ${set.map((j) => j.deadline ?? null)}::int8[], ${set.map((j) => j.concurrencyKey ?? null)}::text[],
       ${set.map((j) => (j.concurrencyKey != null ? (j.concurrencyLimit ?? 1) : null))}::int4[]) AS v(id, deadline, key, lim)
-    WHERE jobs.id = v.id`;
+    WHERE jobs.id = v.id`.execute();
 }
 
 /** See Store.jobExpireDeadlines. */
@@ -80,20 +80,33 @@ export async function fairnessSettings(sql: Db, p: { tenants: string[] }): Promi
   return out;
 }
 
+/** Concurrency caps of queues, by `tenant\0queue`. */
+export type QueueCaps = Map<string, number>;
+
+/**
+ * The caps of the queues that the jobs `ids` are in (sent at once). Meant to be pipelined behind
+ * the statement that locks those jobs: it then reads the queue each locked job is in now, and a
+ * job skipped by that lock costs only an unused entry.
+ */
+export function loadQueueCaps(tx: Db, ids: string[]): Promise<QueueCaps> {
+  return tx`SELECT DISTINCT q.tenant, q.name, q.concurrency_limit FROM jobs j
+      JOIN queues q ON q.tenant = j.tenant AND q.name = j.queue
+    WHERE j.id = ANY(${ids}::text[]) AND q.concurrency_limit IS NOT NULL`.then(
+    (rows) => new Map(rows.map((q) => [`${q.tenant as string}\u0000${q.name as string}`, q.concurrency_limit as number])),
+  );
+}
+
 /**
  * The jobs of `candidates` (in order) that may be assigned without taking their queue or their
- * concurrency key over its cap. Locks every capped queue and key of the batch (advisory,
- * transaction-scoped, in sorted order), then counts the jobs holding a slot. Run inside the
+ * concurrency key over its cap (`caps`: see loadQueueCaps). Locks every capped queue and key of
+ * the batch (advisory, transaction-scoped, in sorted order), then counts the jobs holding a slot:
+ * the counts are pipelined behind the lock statement, so they run once it is granted — one round
+ * trip, and none when no candidate has a capped queue or a concurrency key. Run inside the
  * assignment's transaction, before writing it.
  */
-export async function admitWithinCaps(tx: Db, candidates: Job[]): Promise<Set<string>> {
+export async function admitWithinCaps(tx: Db, candidates: Job[], caps: QueueCaps): Promise<Set<string>> {
   const admitted = new Set<string>();
   if (candidates.length === 0) return admitted;
-  const tenants = [...new Set(candidates.map((j) => j.tenant))];
-  const caps = new Map<string, number>();
-  for (const q of await tx`SELECT tenant, name, concurrency_limit FROM queues WHERE tenant = ANY(${tenants}::text[]) AND concurrency_limit IS NOT NULL`) {
-    caps.set(`${q.tenant as string}\u0000${q.name as string}`, q.concurrency_limit as number);
-  }
   const locks = new Set<string>();
   for (const j of candidates) {
     if (caps.has(`${j.tenant}\u0000${j.queue}`)) locks.add(`q\u001f${j.tenant}\u001f${j.queue}`);
@@ -104,24 +117,24 @@ export async function admitWithinCaps(tx: Db, candidates: Job[]): Promise<Set<st
     return admitted;
   }
   const sorted = [...locks].sort();
-  // One statement, locks taken in array order: every server takes them in the same order.
-  await tx`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${sorted}::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n`;
-  const queueUse = new Map<string, number>();
-  const keyUse = new Map<string, number>();
   const cappedQueues = candidates.filter((j) => caps.has(`${j.tenant}\u0000${j.queue}`));
-  if (cappedQueues.length > 0) {
-    const rows = await tx`SELECT tenant, queue, count(*)::int AS n FROM jobs WHERE status IN ('assigned', 'running')
-      AND (tenant, queue) IN (SELECT * FROM unnest(${cappedQueues.map((j) => j.tenant)}::text[], ${cappedQueues.map((j) => j.queue)}::text[]))
-      GROUP BY tenant, queue`;
-    for (const r of rows) queueUse.set(`${r.tenant as string}\u0000${r.queue as string}`, r.n as number);
-  }
   const keyed = candidates.filter((j) => j.concurrencyKey != null);
-  if (keyed.length > 0) {
-    const rows = await tx`SELECT tenant, concurrency_key, count(*)::int AS n FROM jobs WHERE status IN ('assigned', 'running') AND concurrency_key IS NOT NULL
-      AND (tenant, concurrency_key) IN (SELECT * FROM unnest(${keyed.map((j) => j.tenant)}::text[], ${keyed.map((j) => j.concurrencyKey!)}::text[]))
-      GROUP BY tenant, concurrency_key`;
-    for (const r of rows) keyUse.set(`${r.tenant as string}\u0000${r.concurrency_key as string}`, r.n as number);
-  }
+  const [, queueRows, keyRows] = await allInOrder([
+    // One statement, locks taken in array order: every server takes them in the same order.
+    tx`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${sorted}::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n`.execute(),
+    cappedQueues.length === 0
+      ? []
+      : tx`SELECT tenant, queue, count(*)::int AS n FROM jobs WHERE status IN ('assigned', 'running')
+          AND (tenant, queue) IN (SELECT * FROM unnest(${cappedQueues.map((j) => j.tenant)}::text[], ${cappedQueues.map((j) => j.queue)}::text[]))
+          GROUP BY tenant, queue`.execute(),
+    keyed.length === 0
+      ? []
+      : tx`SELECT tenant, concurrency_key, count(*)::int AS n FROM jobs WHERE status IN ('assigned', 'running') AND concurrency_key IS NOT NULL
+          AND (tenant, concurrency_key) IN (SELECT * FROM unnest(${keyed.map((j) => j.tenant)}::text[], ${keyed.map((j) => j.concurrencyKey!)}::text[]))
+          GROUP BY tenant, concurrency_key`.execute(),
+  ]);
+  const queueUse = new Map<string, number>(queueRows.map((r) => [`${r.tenant as string}\u0000${r.queue as string}`, r.n as number]));
+  const keyUse = new Map<string, number>(keyRows.map((r) => [`${r.tenant as string}\u0000${r.concurrency_key as string}`, r.n as number]));
   for (const j of candidates) {
     const qk = `${j.tenant}\u0000${j.queue}`;
     const cap = caps.get(qk);
