@@ -5,6 +5,7 @@
 import type { AttemptChange } from '../../core/transition.ts';
 import type { Attempt, AuditEntry, Job, JobStatus, Role, Tenant, TokenRecord, WorkerInfo } from '../../core/types.ts';
 import { timeFields } from '../job-shape.ts';
+import { backoffText, objectText, parseColumn, requirementsText, tagsText } from './json.ts';
 
 /**
  * Columns of `jobs` a Job is read from, in the order `jobFromValues` takes them. Job reads name
@@ -52,10 +53,10 @@ export function jobFromValues(v: unknown[], attempts: Attempt[] = []): Job {
     timeoutMs: v[9] as number | null,
     idempotencyKey: v[10] as string | null,
     payload: JSON.parse(v[11] as string),
-    backoff: JSON.parse(v[12] as string),
-    requirements: JSON.parse(v[13] as string),
-    tags: JSON.parse(v[14] as string),
-    metadata: JSON.parse(v[15] as string),
+    backoff: parseColumn(v[12] as string) as Job['backoff'],
+    requirements: parseColumn(v[13] as string) as Job['requirements'],
+    tags: parseColumn(v[14] as string) as string[],
+    metadata: parseColumn(v[15] as string) as Job['metadata'],
     attempt: v[16] as number,
     attemptBase: v[17] as number,
     leaseToken: v[18] as string | null,
@@ -93,10 +94,10 @@ export function specValues(j: Job): unknown[] {
     j.timeoutMs,
     j.idempotencyKey,
     JSON.stringify(j.payload),
-    JSON.stringify(j.backoff),
-    JSON.stringify(j.requirements),
-    JSON.stringify(j.tags),
-    JSON.stringify(j.metadata),
+    backoffText(j.backoff),
+    requirementsText(j.requirements),
+    tagsText(j.tags),
+    objectText(j.metadata),
   ];
 }
 
