@@ -160,27 +160,36 @@ export function attemptFromRow(r: AttemptRow): Attempt {
   };
 }
 
+/** Attempt fields an update may change, with their columns, in statement order. */
+const ATTEMPT_UPDATE_FIELDS = [
+  ['status', 'status'],
+  ['startedAt', 'started_at'],
+  ['endedAt', 'ended_at'],
+  ['exitCode', 'exit_code'],
+  ['error', 'error'],
+] as const satisfies readonly (readonly [keyof Attempt, string])[];
+
+/** UPDATE statements' text by the set of fields they change (a bit per ATTEMPT_UPDATE_FIELDS entry). */
+const attemptUpdateSql: string[] = [];
+
 /**
- * Parameters of the attempt update statement: each field gets a `has_` flag so that a field the
- * change leaves out keeps its value while one set to null is cleared.
+ * The statement and values that write `change` to its attempt row: only the fields the change
+ * has are set, so one it leaves out keeps its value while one set to null is cleared. Null when
+ * the change sets none of them.
  */
-export function attemptUpdateParams(jobId: string, change: AttemptChange): Record<string, unknown> {
+export function attemptUpdate(jobId: string, change: AttemptChange): { sql: string; values: unknown[] } | null {
   const f = change.fields;
-  const has = (k: keyof Attempt) => (k in f ? 1 : 0);
-  return {
-    job_id: jobId,
-    attempt: change.attempt,
-    has_status: has('status'),
-    status: f.status ?? null,
-    has_started_at: has('startedAt'),
-    started_at: f.startedAt ?? null,
-    has_ended_at: has('endedAt'),
-    ended_at: f.endedAt ?? null,
-    has_exit_code: has('exitCode'),
-    exit_code: f.exitCode ?? null,
-    has_error: has('error'),
-    error: json(f.error),
-  };
+  const values: unknown[] = [];
+  let mask = 0;
+  ATTEMPT_UPDATE_FIELDS.forEach(([key], i) => {
+    if (!(key in f)) return;
+    mask |= 1 << i;
+    values.push(key === 'error' ? json(f.error) : (f[key] ?? null));
+  });
+  if (mask === 0) return null;
+  attemptUpdateSql[mask] ??= `UPDATE job_attempts SET ${ATTEMPT_UPDATE_FIELDS.filter((_, i) => mask & (1 << i)).map(([, c]) => `${c} = ?`).join(', ')} WHERE job_id = ? AND attempt = ?`;
+  values.push(jobId, change.attempt);
+  return { sql: attemptUpdateSql[mask], values };
 }
 
 export interface WorkerRow {

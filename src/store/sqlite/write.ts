@@ -7,7 +7,7 @@ import { BatonError } from '../../core/errors.ts';
 import type { TransitionResult } from '../../core/transition.ts';
 import type { AuditInput, Job } from '../../core/types.ts';
 import type { Sql } from './db.ts';
-import { attemptUpdateParams, jobFromValues, selectJobs, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, toJson } from './rows.ts';
+import { attemptUpdate, jobFromValues, selectJobs, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, toJson } from './rows.ts';
 
 const SELECT_JOB = `${selectJobs()} WHERE id = ?`;
 
@@ -17,14 +17,6 @@ const UPDATE_SPEC = `UPDATE jobs SET ${SPEC_COLUMNS.map((c) => `${c} = ?`).join(
 const INSERT_ATTEMPT = `INSERT INTO job_attempts (job_id, attempt, tenant, worker_id, lease_token, status,
   assigned_at, started_at, ended_at, exit_code, error)
   VALUES (@job_id, @attempt, @tenant, @worker_id, @lease_token, @status, @assigned_at, NULL, NULL, NULL, NULL)`;
-
-const UPDATE_ATTEMPT = `UPDATE job_attempts SET
-  status = CASE WHEN @has_status THEN @status ELSE status END,
-  started_at = CASE WHEN @has_started_at THEN @started_at ELSE started_at END,
-  ended_at = CASE WHEN @has_ended_at THEN @ended_at ELSE ended_at END,
-  exit_code = CASE WHEN @has_exit_code THEN @exit_code ELSE exit_code END,
-  error = CASE WHEN @has_error THEN @error ELSE error END
-  WHERE job_id = @job_id AND attempt = @attempt`;
 
 const ENSURE_QUEUE = 'INSERT OR IGNORE INTO queues (tenant, name, paused, created_at) VALUES (?, ?, 0, ?)';
 
@@ -76,7 +68,8 @@ export function writeTransition(sql: Sql, r: TransitionResult, opts: { spec?: bo
       assigned_at: change.fields.assignedAt ?? job.updatedAt,
     });
   } else {
-    sql.stmt(UPDATE_ATTEMPT).run(attemptUpdateParams(job.id, change));
+    const u = attemptUpdate(job.id, change);
+    if (u !== null) sql.stmt(u.sql).run(u.values);
   }
 }
 
