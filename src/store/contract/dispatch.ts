@@ -4,7 +4,7 @@
  */
 import { v7 } from 'uuid';
 import { describe, expect, it } from 'vitest';
-import { assign, insert, mustGet, newJob, OTHER, T0, TENANT, type ContractContext } from './fixtures.ts';
+import { assign, insert, mustGet, newJob, OTHER, rep, T0, TENANT, type ContractContext } from './fixtures.ts';
 
 /** Declares the dispatch contract tests. */
 export function dispatchContract(ctx: ContractContext): void {
@@ -74,6 +74,30 @@ export function dispatchContract(ctx: ContractContext): void {
       const second = await ctx.store().jobAssignMany({ now: T0, assignments: [lease(a.id, 'w2'), lease(b.id, 'w2')] });
       expect(second.map((j) => [j.id, j.workerId])).toEqual([[b.id, 'w2']]);
       expect((await mustGet(ctx.store(), a.id)).workerId).toBe('w1');
+    });
+
+    it('settles calls made together each on its own: a failing insert fails alone, the others land', async () => {
+      const [taken, running, leased] = await insert(ctx.store(), newJob(), newJob(), newJob());
+      const held = await assign(ctx.store(), running.id);
+      const other = await assign(ctx.store(), leased.id, { workerId: 'w3' });
+      const fresh = newJob();
+      const lease = { jobId: taken.id, workerId: 'w2', leaseToken: v7(), leaseExpiresAt: T0 + 5000 };
+      const [ins, dup, assigned, reported, extended] = await Promise.allSettled([
+        ctx.store().jobInsertMany({ jobs: [fresh] }),
+        ctx.store().jobInsertMany({ jobs: [{ ...newJob(), id: taken.id }] }),
+        ctx.store().jobAssignMany({ now: T0, assignments: [lease] }),
+        ctx.store().reportApplyMany({ workerId: 'w1', reports: [rep.started(held), rep.completed(held)], now: T0 + 1, random: () => 0 }),
+        ctx.store().leaseExtend({ workerId: 'w3', leases: [{ jobId: other.id, attempt: 1, leaseToken: other.leaseToken! }], leaseExpiresAt: T0 + 90_000, now: T0 + 1 }),
+      ]);
+      expect(ins).toMatchObject({ status: 'fulfilled', value: { existed: [false] } });
+      expect(dup).toMatchObject({ status: 'rejected', reason: { code: 'BATON_E_CONFLICT' } });
+      expect(assigned).toMatchObject({ status: 'fulfilled', value: [{ id: taken.id, workerId: 'w2' }] });
+      expect(reported).toMatchObject({ status: 'fulfilled', value: [{ ok: true }, { ok: true }] });
+      expect(extended).toEqual({ status: 'fulfilled', value: { lost: [] } });
+      expect(await mustGet(ctx.store(), fresh.id)).toMatchObject({ status: 'pending' });
+      expect(await mustGet(ctx.store(), taken.id)).toMatchObject({ status: 'assigned', workerId: 'w2' });
+      expect(await mustGet(ctx.store(), running.id)).toMatchObject({ status: 'completed' });
+      expect(await mustGet(ctx.store(), leased.id)).toMatchObject({ status: 'assigned', leaseExpiresAt: T0 + 90_000 });
     });
 
     it('counts attempts across reassignments', async () => {

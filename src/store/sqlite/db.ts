@@ -42,6 +42,8 @@ export function openDatabase(path: string, synchronous: SyncMode): Sql {
   db.pragma('foreign_keys = ON');
   const cache = new Map<string, Database.Statement>();
   const rawCache = new Map<string, Database.Statement>();
+  // One transaction function for every write: better-sqlite3 builds a wrapper per db.transaction call.
+  const tx = db.transaction((fn: () => unknown) => fn());
   return {
     db,
     stmt(sql: string) {
@@ -61,7 +63,7 @@ export function openDatabase(path: string, synchronous: SyncMode): Sql {
       return s;
     },
     write<T>(fn: () => T): T {
-      return db.transaction(fn).immediate();
+      return tx.immediate(fn) as T;
     },
   };
 }

@@ -1,6 +1,8 @@
 /**
  * Baton's embedded store: one SQLite file in WAL mode, for a single server. better-sqlite3 is
- * synchronous; the methods are async only to match the Store interface (PostgreSQL is async).
+ * synchronous; most methods are async only to match the Store interface (PostgreSQL is async).
+ * The hot writes are the exception: they wait for the end of the event-loop turn and commit
+ * together (group-commit.ts).
  * Jobs returned by the hot paths (list, ready, assign, reports, reap) carry `attempts: []`; only
  * jobGet and jobApply load the attempts.
  */
@@ -16,6 +18,7 @@ import * as bulk from './bulk.ts';
 import * as graph from './graph.ts';
 import * as templates from './templates.ts';
 import { applyMigrations, openDatabase, type Sql, type SyncMode } from './db.ts';
+import { GroupCommit } from './group-commit.ts';
 import * as jobs from './jobs.ts';
 import * as leaders from './leaders.ts';
 import * as reports from './reports.ts';
@@ -37,15 +40,19 @@ export interface SqliteStoreOptions {
 class SqliteStore implements Store {
   readonly capabilities: StoreCapabilities = { supportsListen: false, supportsSkipLocked: false, multiServer: false };
   readonly #sql: Sql;
+  /** The hot writes (inserts, assignments, reports, lease extensions) of one event-loop turn share a commit. */
+  readonly #group: GroupCommit;
 
   constructor(sql: Sql) {
     this.#sql = sql;
+    this.#group = new GroupCommit(sql.db);
   }
 
   async migrate(): Promise<void> {
     applyMigrations(this.#sql);
   }
   async close(): Promise<void> {
+    this.#group.flush();
     if (this.#sql.db.open) this.#sql.db.close();
   }
   async ping(): Promise<void> {
@@ -79,7 +86,7 @@ class SqliteStore implements Store {
   }
 
   async jobInsertMany(p: { jobs: NewJob[]; audit?: AuditInput } & JobInsertOptions): Promise<InsertResult> {
-    return jobs.jobInsertMany(this.#sql, p);
+    return this.#group.run(() => jobs.jobInsertMany(this.#sql, p));
   }
   async jobParents(p: { jobIds: string[] }): Promise<Map<string, ParentRecord[]>> {
     return graph.jobParents(this.#sql, p);
@@ -124,11 +131,11 @@ class SqliteStore implements Store {
     return jobs.jobListReady(this.#sql, p);
   }
   async jobAssignMany(p: { assignments: AssignmentInput[]; now: number }): Promise<Job[]> {
-    return jobs.jobAssignMany(this.#sql, p);
+    return this.#group.run(() => jobs.jobAssignMany(this.#sql, p));
   }
 
   async reportApplyMany(p: { workerId: string; reports: Report[]; now: number; random: () => number }): Promise<ReportOutcome[]> {
-    return reports.reportApplyMany(this.#sql, p);
+    return this.#group.run(() => reports.reportApplyMany(this.#sql, p));
   }
   async leaseExtend(p: {
     workerId: string;
@@ -136,7 +143,7 @@ class SqliteStore implements Store {
     leaseExpiresAt: number;
     now: number;
   }): Promise<{ lost: { jobId: string; attempt: number; leaseToken: string }[] }> {
-    return reports.leaseExtend(this.#sql, p);
+    return this.#group.run(() => reports.leaseExtend(this.#sql, p));
   }
   async leaseReapExpired(p: { now: number; limit: number; random: () => number; fence?: Fence }): Promise<Job[]> {
     return reports.leaseReapExpired(this.#sql, p);
