@@ -3,11 +3,11 @@
  * bigint parsing), numbered migrations applied under an advisory lock, and the mapping of driver
  * errors to BatonErrors.
  */
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadMigrationsFrom, type Migration } from '../migrations.ts';
 import postgres from 'postgres';
 import { BatonError, isBatonError } from '../../core/errors.ts';
+import { socketFactory } from './socket.ts';
 
 /** The pool of the `postgres` client; `any` because the client's row typing is per query. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -210,38 +210,10 @@ export function redact(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }
 
-/** What the client hands a `socket` factory: its parsed hosts, ports and unix socket path. */
-interface SocketTarget {
-  host: string[];
-  port: number[];
-  path: string | false;
-}
-
-/**
- * A socket factory for the client that turns Nagle's algorithm off (TCP_NODELAY), as libpq does.
- * The client pipelines statements, but writes a statement of 1 KiB or more at once and smaller
- * ones a moment later: with Nagle on, the kernel holds those small ones (a COMMIT, a NOTIFY, the
- * second write of a batch) until PostgreSQL acknowledges the first, i.e. until it has answered
- * it — a full round trip that pipelining was meant to save. The connect is started here and the
- * socket returned at once: the client buffers its startup message, and its own error, close and
- * connect-timeout handling apply as for the sockets it makes itself. Hosts are tried in turn,
- * one per connection attempt, as the client does.
- */
-function noDelaySocket(): (o: SocketTarget) => net.Socket {
-  let next = 0;
-  return (o) => {
-    if (o.path) return net.connect({ path: o.path });
-    const i = next++ % o.host.length;
-    const s = net.connect({ host: o.host[i], port: o.port[i] ?? o.port[0], noDelay: true });
-    // The client names host and port in its connection errors from these.
-    return Object.assign(s, { host: o.host[i], port: o.port[i] ?? o.port[0] });
-  };
-}
-
 /** Opens a lazy pool (no connection is made until the first query) with search_path = schema. */
 export function connect(target: PgTarget, max: number): Pool {
   // `socket` is a documented option of the client (README "Custom socket") missing from its types.
-  const socket = { socket: noDelaySocket() } as Record<string, unknown>;
+  const socket = { socket: socketFactory() } as Record<string, unknown>;
   return postgres(target.url, {
     ...socket,
     max,
