@@ -15,7 +15,7 @@ import { transition, type TransitionResult } from '../../core/transition.ts';
 import { TERMINAL_STATUSES, type Job, type JobSpec, type JobStatus } from '../../core/types.ts';
 import { applyPlan, onFailureJob, planInsert, UPSTREAM_FAILED, type ExistingParent } from '../graph-plan.ts';
 import type { GraphNodeRecord, InsertResult, JobInsertExtra, JobInsertOptions } from '../types.ts';
-import type { Db } from './db.ts';
+import { allInOrder, type Db } from './db.ts';
 import { insertJobRows, insertTags } from './jobs.ts';
 import { jobFromNew, jobFromRow, type JobRow } from './rows.ts';
 import { ensureQueues, writeResults } from './write.ts';
@@ -50,11 +50,14 @@ export async function checkUniqueKeys(tx: Db, jobs: NewJob[], extras: JobInsertO
     keyed.push({ i, key, tenant: n.tenant, field });
   });
   if (keyed.length === 0) return out;
-  // Sorted, so two batches lock their keys in one order and cannot deadlock.
+  // Sorted, so two batches lock their keys in one order and cannot deadlock. The read is
+  // pipelined behind the locks: PostgreSQL runs it once they are granted, in the same round trip.
   const locks = [...seen.keys()].map((k) => JSON.stringify(k.split('\u0000'))).sort();
-  await tx`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${locks}::text[]) AS k`;
-  const rows = await tx`SELECT * FROM jobs WHERE (tenant, unique_key) IN (SELECT * FROM unnest(${keyed.map((k) => k.tenant)}::text[], ${keyed.map((k) => k.key)}::text[]))
-    AND status = ANY(${ACTIVE}::text[])`;
+  const [, rows] = await allInOrder([
+    tx`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${locks}::text[]) AS k`.execute(),
+    tx`SELECT * FROM jobs WHERE (tenant, unique_key) IN (SELECT * FROM unnest(${keyed.map((k) => k.tenant)}::text[], ${keyed.map((k) => k.key)}::text[]))
+      AND status = ANY(${ACTIVE}::text[])`.execute(),
+  ]);
   const held = new Map<string, Job>();
   for (const r of rows) held.set(`${r.tenant}\u0000${r.unique_key}`, jobFromRow(r as JobRow));
   for (const k of keyed) {
@@ -101,43 +104,48 @@ export async function applyInsertExtras(tx: Db, p: { jobs: NewJob[] } & JobInser
       updates.push({ j, ref: e?.ref ?? null, inherited });
     }
   }
+  // The writes below need no answer from each other: pipelined, one round trip.
+  const writes: Promise<unknown>[] = [];
   if (deps.length > 0) {
-    await tx`INSERT INTO job_deps (child_id, parent_id, on_cond, parent_ref, tenant)
+    writes.push(tx`INSERT INTO job_deps (child_id, parent_id, on_cond, parent_ref, tenant)
       SELECT * FROM unnest(${deps.map((d) => d.child)}::text[], ${deps.map((d) => d.parent)}::text[], ${deps.map((d) => d.on)}::text[],
-        ${deps.map((d) => d.ref)}::text[], ${deps.map((d) => d.tenant)}::text[]) ON CONFLICT DO NOTHING`;
+        ${deps.map((d) => d.ref)}::text[], ${deps.map((d) => d.tenant)}::text[]) ON CONFLICT DO NOTHING`.execute());
   }
   if (failures.length > 0) {
-    await tx`INSERT INTO job_on_failure (job_id, tenant, spec)
-      SELECT id, t, s::jsonb FROM unnest(${failures.map((f) => f.id)}::text[], ${failures.map((f) => f.tenant)}::text[], ${failures.map((f) => f.spec)}::text[]) AS v(id, t, s)`;
+    writes.push(tx`INSERT INTO job_on_failure (job_id, tenant, spec)
+      SELECT id, t, s::jsonb FROM unnest(${failures.map((f) => f.id)}::text[], ${failures.map((f) => f.tenant)}::text[], ${failures.map((f) => f.spec)}::text[]) AS v(id, t, s)`.execute());
   }
   if (updates.length > 0) {
     const u = updates;
-    await tx`UPDATE jobs AS j SET graph_id = v.g, unique_key = v.k, template = v.t, ref = v.r, inherited_priority = v.ip, status = v.s, reason = v.reason, completed_at = v.c
+    writes.push(tx`UPDATE jobs AS j SET graph_id = v.g, unique_key = v.k, template = v.t, ref = v.r, inherited_priority = v.ip, status = v.s, reason = v.reason, completed_at = v.c
       FROM unnest(${u.map((x) => x.j.id)}::text[], ${u.map((x) => x.j.graphId ?? null)}::text[], ${u.map((x) => x.j.uniqueKey ?? null)}::text[],
         ${u.map((x) => x.j.template ?? null)}::text[], ${u.map((x) => x.ref)}::text[], ${u.map((x) => x.inherited)}::int4[],
         ${u.map((x) => x.j.status)}::text[], ${u.map((x) => x.j.reason)}::text[], ${u.map((x) => x.j.completedAt)}::int8[])
         AS v(id, g, k, t, r, ip, s, reason, c)
-      WHERE j.id = v.id`;
+      WHERE j.id = v.id`.execute());
   }
   if (plan.graphId !== null) {
-    if (plan.adopt.length > 0) await tx`UPDATE jobs SET graph_id = ${plan.graphId} WHERE id = ANY(${plan.adopt}::text[]) AND graph_id IS NULL`;
+    if (plan.adopt.length > 0) writes.push(tx`UPDATE jobs SET graph_id = ${plan.graphId} WHERE id = ANY(${plan.adopt}::text[]) AND graph_id IS NULL`.execute());
     if (p.graphOnFailure) {
-      await tx`INSERT INTO graph_on_failure (graph_id, tenant, spec) VALUES (${plan.graphId}, ${batch[0].job.tenant}, ${JSON.stringify(p.graphOnFailure)}::text::jsonb)
-        ON CONFLICT DO NOTHING`;
+      writes.push(tx`INSERT INTO graph_on_failure (graph_id, tenant, spec) VALUES (${plan.graphId}, ${batch[0].job.tenant}, ${JSON.stringify(p.graphOnFailure)}::text::jsonb)
+        ON CONFLICT DO NOTHING`.execute());
     }
   }
-  for (const [id, prio] of plan.raise) await raiseInherited(tx, id, prio);
+  // After the dependencies on the wire: the walk up reads them. Raises only ever go up, so their
+  // order among themselves does not matter.
+  for (const [id, prio] of plan.raise) writes.push(raiseInherited(tx, id, prio));
+  await allInOrder(writes);
   const cancelled = batch.filter((b) => b.job.status === 'cancelled').map((b) => b.job);
   return cancelled.length > 0 ? onJobsEnded(tx, cancelled, batch[0].job.createdAt) : [];
 }
 
-/** Raises an unfinished job's inherited priority, and its blocked ancestors' (one statement). */
-async function raiseInherited(tx: Db, id: string, prio: number): Promise<void> {
-  await tx`WITH RECURSIVE up(id) AS (
+/** Raises an unfinished job's inherited priority, and its blocked ancestors' (one statement, sent at once). */
+function raiseInherited(tx: Db, id: string, prio: number): Promise<unknown> {
+  return tx`WITH RECURSIVE up(id) AS (
       SELECT ${id}::text
       UNION SELECT d.parent_id FROM job_deps d JOIN up ON d.child_id = up.id JOIN jobs c ON c.id = up.id WHERE c.status = 'blocked')
     UPDATE jobs SET inherited_priority = ${prio} FROM up
-    WHERE jobs.id = up.id AND jobs.inherited_priority < ${prio} AND jobs.priority < ${prio} AND jobs.status = ANY(${ACTIVE}::text[])`;
+    WHERE jobs.id = up.id AND jobs.inherited_priority < ${prio} AND jobs.priority < ${prio} AND jobs.status = ANY(${ACTIVE}::text[])`.execute();
 }
 
 /**
@@ -151,13 +159,20 @@ export async function onJobsEnded(tx: Db, ended: readonly Job[], now: number): P
   let frontier = ended.filter((j) => TERMINAL_STATUSES.has(j.status));
   while (frontier.length > 0) {
     for (const f of frontier) if (f.status === 'failed') changed.push(...(await fireOnFailure(tx, f, now)));
-    const rows = await tx`SELECT c.* FROM jobs c WHERE c.status = 'blocked' AND c.id IN
-        (SELECT d.child_id FROM job_deps d WHERE d.parent_id = ANY(${frontier.map((j) => j.id)}::text[]))
-      ORDER BY c.id FOR UPDATE`;
+    // The children's dependencies are read in the same round trip, behind the lock: by then the
+    // children found are locked, and no blocked child can appear (a job is blocked only at insert,
+    // and an insert reads its existing parents FOR SHARE, which waits for this transaction).
+    const frontierIds = frontier.map((j) => j.id);
+    const [rows, deps] = await allInOrder([
+      tx`SELECT c.* FROM jobs c WHERE c.status = 'blocked' AND c.id IN
+          (SELECT d.child_id FROM job_deps d WHERE d.parent_id = ANY(${frontierIds}::text[]))
+        ORDER BY c.id FOR UPDATE`.execute(),
+      tx`SELECT d.child_id, d.parent_id, d.on_cond, p.status FROM job_deps d LEFT JOIN jobs p ON p.id = d.parent_id
+        WHERE d.child_id IN (SELECT c.id FROM jobs c WHERE c.status = 'blocked' AND c.id IN
+          (SELECT d2.child_id FROM job_deps d2 WHERE d2.parent_id = ANY(${frontierIds}::text[])))`.execute(),
+    ]);
     if (rows.length === 0) break;
     const children = rows.map((r) => jobFromRow(r as JobRow));
-    const deps = await tx`SELECT d.child_id, d.parent_id, d.on_cond, p.status FROM job_deps d LEFT JOIN jobs p ON p.id = d.parent_id
-      WHERE d.child_id = ANY(${children.map((c) => c.id)}::text[])`;
     const byChild = new Map<string, { parent: string; on: DependencyCondition; status: JobStatus | null }[]>();
     for (const d of deps) {
       let l = byChild.get(d.child_id);
