@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadMigrationsFrom, type Migration } from '../migrations.ts';
 import Database from 'better-sqlite3';
+import { PendingRows } from './pending-rows.ts';
 
 /** How durable each commit is: FULL syncs the WAL on every commit, NORMAL only at checkpoints. */
 export type SyncMode = 'FULL' | 'NORMAL';
@@ -24,8 +25,11 @@ export interface Sql {
   /**
    * Runs `fn` in a write transaction (a savepoint when one is open already). IMMEDIATE takes the
    * write lock up front, so a read-then-write cannot fail half-way on another process's lock.
+   * A transaction begun here (not one of the group-committed hot paths) forgets `pendingRows`.
    */
   write<T>(fn: () => T): T;
+  /** Pending jobs' rows the ready reads fetched (pending-rows.ts); any write of a job row must drop its row. */
+  pendingRows: PendingRows;
 }
 
 /** How long a writer waits for another connection's lock before failing, ms. */
@@ -44,6 +48,7 @@ export function openDatabase(path: string, synchronous: SyncMode): Sql {
   const rawCache = new Map<string, Database.Statement>();
   // One transaction function for every write: better-sqlite3 builds a wrapper per db.transaction call.
   const tx = db.transaction((fn: () => unknown) => fn());
+  const pendingRows = new PendingRows(db);
   return {
     db,
     stmt(sql: string) {
@@ -63,8 +68,10 @@ export function openDatabase(path: string, synchronous: SyncMode): Sql {
       return s;
     },
     write<T>(fn: () => T): T {
+      if (!db.inTransaction) pendingRows.clear();
       return tx.immediate(fn) as T;
     },
+    pendingRows,
   };
 }
 

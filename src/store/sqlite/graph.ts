@@ -94,13 +94,17 @@ export function applyInsertExtras(sql: Sql, p: { jobs: NewJob[] } & JobInsertOpt
     if (e?.onFailure) sql.stmt('INSERT INTO job_on_failure (job_id, tenant, spec) VALUES (?, ?, ?)').run(j.id, j.tenant, JSON.stringify(e.onFailure));
     const { inherited, write } = applyPlan(b, plan, members);
     if (write) {
+      sql.pendingRows.drop(j.id);
       sql
         .stmt('UPDATE jobs SET graph_id = ?, unique_key = ?, template = ?, ref = ?, inherited_priority = ?, status = ?, reason = ?, completed_at = ? WHERE id = ?')
         .run(j.graphId, j.uniqueKey, j.template, e?.ref ?? null, inherited, j.status, j.reason, j.completedAt, j.id);
     }
   }
   if (plan.graphId !== null) {
-    for (const id of plan.adopt) sql.stmt('UPDATE jobs SET graph_id = ? WHERE id = ? AND graph_id IS NULL').run(plan.graphId, id);
+    for (const id of plan.adopt) {
+      sql.pendingRows.drop(id);
+      sql.stmt('UPDATE jobs SET graph_id = ? WHERE id = ? AND graph_id IS NULL').run(plan.graphId, id);
+    }
     if (p.graphOnFailure) {
       sql.stmt('INSERT OR IGNORE INTO graph_on_failure (graph_id, tenant, spec) VALUES (?, ?, ?)').run(plan.graphId, batch[0].job.tenant, JSON.stringify(p.graphOnFailure));
     }
@@ -119,6 +123,7 @@ function inheritedOf(sql: Sql, id: string): number {
 function raiseInherited(sql: Sql, id: string, prio: number, seen: Set<string>): void {
   if (seen.has(id)) return;
   seen.add(id);
+  sql.pendingRows.drop(id);
   const n = sql.stmt(`UPDATE jobs SET inherited_priority = ? WHERE id = ? AND inherited_priority < ? AND priority < ? AND status IN ${ACTIVE}`).run(prio, id, prio, prio).changes;
   if (n === 0) return;
   for (const r of sql.stmt('SELECT parent_id FROM job_deps WHERE child_id = ?').all(id) as { parent_id: string }[]) raiseInherited(sql, r.parent_id, prio, seen);

@@ -46,12 +46,36 @@ export function loadJobs(sql: Sql, ids: readonly string[]): Map<string, Job> {
 }
 
 /**
+ * Like loadJobs, for jobs the caller expects to be pending (ready heads, assignment): rows an
+ * earlier call cached are not fetched again, and the pending rows fetched now are cached.
+ */
+export function loadPendingJobs(sql: Sql, ids: readonly string[]): Map<string, Job> {
+  const cache = sql.pendingRows;
+  cache.sync();
+  const out = new Map<string, Job>();
+  const missing: string[] = [];
+  for (const id of ids) {
+    const row = cache.get(id);
+    if (row === undefined) missing.push(id);
+    else out.set(id, jobFromValues(row));
+  }
+  if (missing.length === 0) return out;
+  for (const row of sql.rawStmt(SELECT_JOBS).all(JSON.stringify(missing)) as unknown[][]) {
+    const job = jobFromValues(row);
+    if (job.status === 'pending') cache.set(job.id, row);
+    out.set(job.id, job);
+  }
+  return out;
+}
+
+/**
  * Writes the outcome of `transition`: the job's state columns, its spec columns when `spec` is
  * set (client edits), and the attempt row. `leaseToken` is required when a new attempt is
  * inserted (it is kept on the attempt for fencing late logs).
  */
 export function writeTransition(sql: Sql, r: TransitionResult, opts: { spec?: boolean } = {}): void {
   const job = r.job;
+  sql.pendingRows.drop(job.id);
   sql.stmt(UPDATE_STATE).run(...stateValues(job), job.id);
   if (opts.spec) sql.stmt(UPDATE_SPEC).run(...specValues(job), job.id);
   const change = r.attemptChange;

@@ -1,0 +1,61 @@
+/**
+ * Rows of pending jobs fetched by the dispatcher's ready reads, kept for the next ready read and
+ * for the assignment of those jobs. During a drain each job was fetched about twice by ready
+ * reads (heads overlap from round to round) and once more by its assignment, and fetching a
+ * wide row costs more than anything else done with it. Raw rows (arrays of column values) are
+ * kept, never Job objects, so no caller can change a cached value: each use decodes a fresh Job.
+ *
+ * A cached row is always its job's current row, because
+ * - every write of a job row drops that row (writeTransition, and each direct UPDATE or DELETE of
+ *   `jobs` in this store);
+ * - every write transaction outside the group-committed hot paths drops all rows (Sql.write);
+ * - a commit by another connection drops all rows (PRAGMA data_version, checked at each use).
+ */
+import type Database from 'better-sqlite3';
+
+/** Rows kept at most; past it the cache starts again empty (a row is ~1 KiB). */
+const MAX_ROWS = 4096;
+
+/** See the module comment. */
+export class PendingRows {
+  readonly #rows = new Map<string, unknown[]>();
+  readonly #dataVersion: Database.Statement;
+  #seenVersion: unknown = null;
+
+  constructor(db: Database.Database) {
+    this.#dataVersion = db.prepare('PRAGMA data_version').pluck();
+  }
+
+  /**
+   * Drops every row when another connection has committed since the last call. Call it before
+   * each use; inside a write transaction no other connection can commit until it ends.
+   */
+  sync(): void {
+    const v = this.#dataVersion.get();
+    if (v !== this.#seenVersion) {
+      this.#rows.clear();
+      this.#seenVersion = v;
+    }
+  }
+
+  /** The cached row of job `id`, if any. */
+  get(id: string): unknown[] | undefined {
+    return this.#rows.get(id);
+  }
+
+  /** Keeps `row` as the current row of pending job `id`. */
+  set(id: string, row: unknown[]): void {
+    if (this.#rows.size >= MAX_ROWS) this.#rows.clear();
+    this.#rows.set(id, row);
+  }
+
+  /** Forgets the row of job `id` (it is being written). */
+  drop(id: string): void {
+    this.#rows.delete(id);
+  }
+
+  /** Forgets every row. */
+  clear(): void {
+    this.#rows.clear();
+  }
+}
