@@ -30,7 +30,7 @@ export function jobListReadyHeads(sql: Sql, p: { tenants: string[]; queues?: str
   const seen = new Map<string, number>();
   for (const q of queues) {
     for (const stmt of [BY_PRIORITY, BY_AGE]) {
-      for (const r of sql.stmt(stmt).all(q.tenant, q.name, types, p.perQueue) as { id: string; rank: number }[]) seen.set(r.id, r.rank);
+      for (const [id, rank] of sql.rawStmt(stmt).all(q.tenant, q.name, types, p.perQueue) as [string, number][]) seen.set(id, rank);
     }
   }
   const out: ReadyHead[] = [];
