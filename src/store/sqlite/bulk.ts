@@ -54,7 +54,7 @@ export async function jobBulk(
             continue;
           }
           sql.stmt('DELETE FROM job_deps WHERE parent_id = ?').run(job.id);
-          sql.pendingRows.drop(job.id);
+          sql.rowCache.drop(job.id);
           sql.stmt('DELETE FROM jobs WHERE id = ?').run(job.id);
           out.affected++;
           continue;

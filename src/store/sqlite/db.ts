@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadMigrationsFrom, type Migration } from '../migrations.ts';
 import Database from 'better-sqlite3';
-import { PendingRows } from './pending-rows.ts';
+import { RowCache } from './row-cache.ts';
 
 /** How durable each commit is: FULL syncs the WAL on every commit, NORMAL only at checkpoints. */
 export type SyncMode = 'FULL' | 'NORMAL';
@@ -25,11 +25,12 @@ export interface Sql {
   /**
    * Runs `fn` in a write transaction (a savepoint when one is open already). IMMEDIATE takes the
    * write lock up front, so a read-then-write cannot fail half-way on another process's lock.
-   * A transaction begun here (not one of the group-committed hot paths) forgets `pendingRows`.
+   * A transaction begun here (not one of the group-committed hot paths) empties `rowCache`, and
+   * so does any failure: rolled-back writes may have updated cached rows.
    */
   write<T>(fn: () => T): T;
-  /** Pending jobs' rows the ready reads fetched (pending-rows.ts); any write of a job row must drop its row. */
-  pendingRows: PendingRows;
+  /** Rows of the jobs on the hot paths (row-cache.ts); any write of a job row must update or drop its row. */
+  rowCache: RowCache;
 }
 
 /** How long a writer waits for another connection's lock before failing, ms. */
@@ -48,7 +49,7 @@ export function openDatabase(path: string, synchronous: SyncMode): Sql {
   const rawCache = new Map<string, Database.Statement>();
   // One transaction function for every write: better-sqlite3 builds a wrapper per db.transaction call.
   const tx = db.transaction((fn: () => unknown) => fn());
-  const pendingRows = new PendingRows(db);
+  const rowCache = new RowCache(db);
   return {
     db,
     stmt(sql: string) {
@@ -68,10 +69,15 @@ export function openDatabase(path: string, synchronous: SyncMode): Sql {
       return s;
     },
     write<T>(fn: () => T): T {
-      if (!db.inTransaction) pendingRows.clear();
-      return tx.immediate(fn) as T;
+      if (!db.inTransaction) rowCache.clear();
+      try {
+        return tx.immediate(fn) as T;
+      } catch (e) {
+        rowCache.clear();
+        throw e;
+      }
     },
-    pendingRows,
+    rowCache,
   };
 }
 

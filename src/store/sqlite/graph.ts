@@ -94,7 +94,7 @@ export function applyInsertExtras(sql: Sql, p: { jobs: NewJob[] } & JobInsertOpt
     if (e?.onFailure) sql.stmt('INSERT INTO job_on_failure (job_id, tenant, spec) VALUES (?, ?, ?)').run(j.id, j.tenant, JSON.stringify(e.onFailure));
     const { inherited, write } = applyPlan(b, plan, members);
     if (write) {
-      sql.pendingRows.drop(j.id);
+      sql.rowCache.drop(j.id);
       sql
         .stmt('UPDATE jobs SET graph_id = ?, unique_key = ?, template = ?, ref = ?, inherited_priority = ?, status = ?, reason = ?, completed_at = ? WHERE id = ?')
         .run(j.graphId, j.uniqueKey, j.template, e?.ref ?? null, inherited, j.status, j.reason, j.completedAt, j.id);
@@ -102,7 +102,7 @@ export function applyInsertExtras(sql: Sql, p: { jobs: NewJob[] } & JobInsertOpt
   }
   if (plan.graphId !== null) {
     for (const id of plan.adopt) {
-      sql.pendingRows.drop(id);
+      sql.rowCache.drop(id);
       sql.stmt('UPDATE jobs SET graph_id = ? WHERE id = ? AND graph_id IS NULL').run(plan.graphId, id);
     }
     if (p.graphOnFailure) {
@@ -123,7 +123,7 @@ function inheritedOf(sql: Sql, id: string): number {
 function raiseInherited(sql: Sql, id: string, prio: number, seen: Set<string>): void {
   if (seen.has(id)) return;
   seen.add(id);
-  sql.pendingRows.drop(id);
+  sql.rowCache.drop(id);
   const n = sql.stmt(`UPDATE jobs SET inherited_priority = ? WHERE id = ? AND inherited_priority < ? AND priority < ? AND status IN ${ACTIVE}`).run(prio, id, prio, prio).changes;
   if (n === 0) return;
   for (const r of sql.stmt('SELECT parent_id FROM job_deps WHERE child_id = ?').all(id) as { parent_id: string }[]) raiseInherited(sql, r.parent_id, prio, seen);

@@ -22,11 +22,14 @@ export class GroupCommit {
   readonly #db: Database.Database;
   /** Runs its argument in a transaction (IMMEDIATE via `.immediate`), or a savepoint inside one. */
   readonly #tx: Database.Transaction<(fn: () => unknown) => unknown>;
+  /** Called whenever writes are rolled back (a call failed, or the whole group). */
+  readonly #onRollback: () => void;
   #queued: Queued[] = [];
   #timer: NodeJS.Immediate | null = null;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, onRollback: () => void) {
     this.#db = db;
+    this.#onRollback = onRollback;
     this.#tx = db.transaction((fn: () => unknown) => fn());
   }
 
@@ -55,6 +58,7 @@ export class GroupCommit {
     try {
       value = this.#tx.immediate(q.run);
     } catch (e) {
+      this.#onRollback();
       q.reject(e);
       return;
     }
@@ -69,6 +73,7 @@ export class GroupCommit {
           try {
             outcomes.push({ ok: true, value: this.#tx(q.run) });
           } catch (error) {
+            this.#onRollback();
             // SQLite ended the whole transaction (I/O error, disk full): let the group fail.
             if (!this.#db.inTransaction) throw error;
             outcomes.push({ ok: false, error });
@@ -76,6 +81,7 @@ export class GroupCommit {
         }
       });
     } catch {
+      this.#onRollback();
       // Nothing of the group was committed: each call runs again on its own, so whatever
       // failed it fails only the calls it concerns.
       for (const q of group) this.#alone(q);

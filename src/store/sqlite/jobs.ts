@@ -12,7 +12,7 @@ import type { Sql } from './db.ts';
 import { attemptFromRow, jobColumns, jobFromNew, jobFromValues, selectJobs, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, type AttemptRow } from './rows.ts';
 import { checkFence } from './leaders.ts';
 import { admitWithinCaps } from './limits.ts';
-import { checkLimit, decodeCursor, encodeCursor, ensureQueue, loadJob, loadPendingJobs, writeAudit, writeTransition } from './write.ts';
+import { checkLimit, decodeCursor, encodeCursor, ensureQueue, loadJob, loadJobsCached, writeAudit, writeTransition } from './write.ts';
 
 // The deadline and concurrency columns (004_schedules.sql) are written with the row, not after it.
 const INSERT_COLUMNS = ['id', 'tenant', 'created_at', ...SPEC_COLUMNS, ...STATE_COLUMNS, 'deadline', 'concurrency_key', 'concurrency_limit'];
@@ -106,7 +106,7 @@ export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput 
           const held = row === undefined ? undefined : jobFromValues(row);
           if (held !== undefined && p.idempotencyRetentionMs !== undefined && held.createdAt < n.createdAt - p.idempotencyRetentionMs) {
             // Past its retention window the key is free again: the old job keeps no key.
-            sql.pendingRows.drop(held.id);
+            sql.rowCache.drop(held.id);
             sql.stmt('UPDATE jobs SET idempotency_key = NULL WHERE id = ?').run(held.id);
           } else if (held !== undefined) {
             prior = held;
@@ -275,7 +275,7 @@ export function jobAssignMany(sql: Sql, p: { assignments: AssignmentInput[]; now
     const out: Job[] = [];
     // Queue and concurrency-key caps, counted in this transaction (004_schedules.sql).
     // One read for the whole batch; `jobs` then follows each assignment written.
-    const jobs = loadPendingJobs(sql, p.assignments.map((a) => a.jobId));
+    const jobs = loadJobsCached(sql, p.assignments.map((a) => a.jobId));
     const candidates = p.assignments.map((a) => jobs.get(a.jobId)).filter((j): j is Job => j !== undefined && j.status === 'pending');
     const admitted = admitWithinCaps(sql, candidates);
     for (const a of p.assignments) {

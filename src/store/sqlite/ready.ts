@@ -7,7 +7,7 @@
 import type { JobType } from '../../core/types.ts';
 import type { ReadyHead } from '../types.ts';
 import type { Sql } from './db.ts';
-import { loadPendingJobs } from './write.ts';
+import { loadJobsCached } from './write.ts';
 
 const QUEUES_ALL = 'SELECT tenant, name FROM queues WHERE tenant IN (SELECT value FROM json_each(?)) AND paused = 0';
 const QUEUES_SOME = `SELECT tenant, name FROM queues WHERE tenant IN (SELECT value FROM json_each(?))
@@ -36,7 +36,7 @@ export function jobListReadyHeads(sql: Sql, p: { tenants: string[]; queues?: str
   const out: ReadyHead[] = [];
   // All heads' rows in one statement (the dispatcher's hot path), but for those an earlier
   // round fetched already; in the order found.
-  const jobs = loadPendingJobs(sql, [...seen.keys()]);
+  const jobs = loadJobsCached(sql, [...seen.keys()]);
   for (const [id, rank] of seen) {
     const job = jobs.get(id);
     if (job !== undefined && job.status === 'pending') out.push({ job, rank });

@@ -12,7 +12,7 @@ import { eventOf, stale } from '../report-events.ts';
 import type { Sql } from './db.ts';
 import { jobFromValues, selectJobs } from './rows.ts';
 import { checkFence } from './leaders.ts';
-import { loadJob, loadJobs, writeTransition } from './write.ts';
+import { loadJobsCached, writeTransition } from './write.ts';
 
 const SELECT_ATTEMPT_LEASE = 'SELECT lease_token, worker_id FROM job_attempts WHERE job_id = ? AND attempt = ?';
 const INSERT_LOG = `INSERT OR IGNORE INTO job_logs (job_id, tenant, attempt, seq, stream, at, data)
@@ -84,7 +84,7 @@ function mergeResults(sql: Sql, a: TransitionResult, b: TransitionResult): Trans
 /** Applies a batch of reports in one transaction; see Store.reportApplyMany. */
 export function reportApplyMany(sql: Sql, p: { workerId: string; reports: Report[]; now: number; random: () => number }): ReportOutcome[] {
   const run = () => sql.write(() => {
-    const jobs = loadJobs(sql, [...new Set(p.reports.map((r) => r.jobId))]);
+    const jobs = loadJobsCached(sql, [...new Set(p.reports.map((r) => r.jobId))]);
     const held = new Map<string, TransitionResult>();
     const outcomes = p.reports.map((r): ReportOutcome => {
       try {
@@ -108,8 +108,9 @@ export function leaseExtend(
 ): { lost: { jobId: string; attempt: number; leaseToken: string }[] } {
   const run = () => sql.write(() => {
     const lost: { jobId: string; attempt: number; leaseToken: string }[] = [];
+    const jobs = loadJobsCached(sql, p.leases.map((l) => l.jobId));
     for (const l of p.leases) {
-      const job = loadJob(sql, l.jobId);
+      const job = jobs.get(l.jobId) ?? null;
       const valid =
         job !== null &&
         (job.status === 'assigned' || job.status === 'running') &&
@@ -120,7 +121,10 @@ export function leaseExtend(
         lost.push({ jobId: l.jobId, attempt: l.attempt, leaseToken: l.leaseToken });
         continue;
       }
-      writeTransition(sql, transition(job, { type: 'extend', attempt: l.attempt, leaseToken: l.leaseToken, leaseExpiresAt: p.leaseExpiresAt }, p.now));
+      const r = transition(job, { type: 'extend', attempt: l.attempt, leaseToken: l.leaseToken, leaseExpiresAt: p.leaseExpiresAt }, p.now);
+      writeTransition(sql, r);
+      // The same lease may be named twice.
+      jobs.set(job.id, r.job);
     }
     return { lost };
   });

@@ -107,6 +107,26 @@ export const SPEC_COLUMNS = [
   'payload', 'backoff', 'requirements', 'tags', 'metadata',
 ] as const;
 
+/** Where each column of `columns` is in JOB_COLUMNS (a raw job row); throws on a column it lacks. */
+function rowIndexes(columns: readonly string[]): number[] {
+  return columns.map((c) => {
+    const i = (JOB_COLUMNS as readonly string[]).indexOf(c);
+    if (i < 0) throw new Error(`jobs column ${c} is not in JOB_COLUMNS`);
+    return i;
+  });
+}
+
+/**
+ * A raw job row after an UPDATE of its STATE_COLUMNS to `state` (stateValues) and, when given,
+ * of its SPEC_COLUMNS to `spec` (specValues): the values bound are the values a read returns.
+ */
+export function rowAfterWrite(row: readonly unknown[], state: readonly unknown[], spec: readonly unknown[] | null): unknown[] {
+  const out = row.slice();
+  STATE_INDEXES.forEach((at, i) => (out[at] = state[i]));
+  if (spec !== null) SPEC_INDEXES.forEach((at, i) => (out[at] = spec[i]));
+  return out;
+}
+
 /** Lifecycle columns in STATE_COLUMNS order. */
 export function stateValues(j: Job): unknown[] {
   return [
@@ -132,6 +152,9 @@ export const STATE_COLUMNS = [
   'status', 'run_at', 'attempt', 'attempt_base', 'lease_token', 'lease_expires_at', 'worker_id',
   'progress', 'result', 'error', 'reason', 'updated_at', 'started_at', 'completed_at',
 ] as const;
+
+const STATE_INDEXES = rowIndexes(STATE_COLUMNS);
+const SPEC_INDEXES = rowIndexes(SPEC_COLUMNS);
 
 export interface AttemptRow {
   job_id: string;

@@ -7,7 +7,7 @@ import { BatonError } from '../../core/errors.ts';
 import type { TransitionResult } from '../../core/transition.ts';
 import type { AuditInput, Job } from '../../core/types.ts';
 import type { Sql } from './db.ts';
-import { attemptUpdate, jobFromValues, selectJobs, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, toJson } from './rows.ts';
+import { attemptUpdate, jobFromValues, rowAfterWrite, selectJobs, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, toJson } from './rows.ts';
 
 const SELECT_JOB = `${selectJobs()} WHERE id = ?`;
 
@@ -15,8 +15,7 @@ const UPDATE_STATE = `UPDATE jobs SET ${STATE_COLUMNS.map((c) => `${c} = ?`).joi
 const UPDATE_SPEC = `UPDATE jobs SET ${SPEC_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`;
 
 const INSERT_ATTEMPT = `INSERT INTO job_attempts (job_id, attempt, tenant, worker_id, lease_token, status,
-  assigned_at, started_at, ended_at, exit_code, error)
-  VALUES (@job_id, @attempt, @tenant, @worker_id, @lease_token, @status, @assigned_at, NULL, NULL, NULL, NULL)`;
+  assigned_at, started_at, ended_at, exit_code, error) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)`;
 
 const ENSURE_QUEUE = 'INSERT OR IGNORE INTO queues (tenant, name, paused, created_at) VALUES (?, ?, 0, ?)';
 
@@ -31,26 +30,16 @@ export function loadJob(sql: Sql, id: string): Job | null {
 
 const SELECT_JOBS = `${selectJobs()} WHERE id IN (SELECT value FROM json_each(?))`;
 
-/**
- * The jobs of `ids` that exist, by id, read with one statement: the hot paths (assignment and
- * report batches) load a whole batch at once instead of one SELECT per job.
- */
-export function loadJobs(sql: Sql, ids: readonly string[]): Map<string, Job> {
-  const out = new Map<string, Job>();
-  if (ids.length === 0) return out;
-  for (const row of sql.rawStmt(SELECT_JOBS).all(JSON.stringify(ids)) as unknown[][]) {
-    const job = jobFromValues(row);
-    out.set(job.id, job);
-  }
-  return out;
-}
+/** Statuses of the jobs the hot paths read again: their rows are worth caching. */
+const CACHED_STATUSES: ReadonlySet<string> = new Set(['pending', 'assigned', 'running']);
 
 /**
- * Like loadJobs, for jobs the caller expects to be pending (ready heads, assignment): rows an
- * earlier call cached are not fetched again, and the pending rows fetched now are cached.
+ * The jobs of `ids` that exist, by id, for the hot paths (ready heads, assignment, reports, lease
+ * extension): rows in the row cache are not fetched again, the others are fetched with one
+ * statement, and cached while their job may come back to a hot path (pending or leased).
  */
-export function loadPendingJobs(sql: Sql, ids: readonly string[]): Map<string, Job> {
-  const cache = sql.pendingRows;
+export function loadJobsCached(sql: Sql, ids: readonly string[]): Map<string, Job> {
+  const cache = sql.rowCache;
   cache.sync();
   const out = new Map<string, Job>();
   const missing: string[] = [];
@@ -62,7 +51,7 @@ export function loadPendingJobs(sql: Sql, ids: readonly string[]): Map<string, J
   if (missing.length === 0) return out;
   for (const row of sql.rawStmt(SELECT_JOBS).all(JSON.stringify(missing)) as unknown[][]) {
     const job = jobFromValues(row);
-    if (job.status === 'pending') cache.set(job.id, row);
+    if (CACHED_STATUSES.has(job.status)) cache.set(job.id, row);
     out.set(job.id, job);
   }
   return out;
@@ -71,26 +60,24 @@ export function loadPendingJobs(sql: Sql, ids: readonly string[]): Map<string, J
 /**
  * Writes the outcome of `transition`: the job's state columns, its spec columns when `spec` is
  * set (client edits), and the attempt row. `leaseToken` is required when a new attempt is
- * inserted (it is kept on the attempt for fencing late logs).
+ * inserted (it is kept on the attempt for fencing late logs). A cached row of the job becomes
+ * the row as written — the values bound here are the values a read returns — while the job may
+ * come back to a hot path; an ended job's row leaves the cache.
  */
 export function writeTransition(sql: Sql, r: TransitionResult, opts: { spec?: boolean } = {}): void {
   const job = r.job;
-  sql.pendingRows.drop(job.id);
-  sql.stmt(UPDATE_STATE).run(...stateValues(job), job.id);
-  if (opts.spec) sql.stmt(UPDATE_SPEC).run(...specValues(job), job.id);
+  const cached = sql.rowCache.get(job.id);
+  sql.rowCache.drop(job.id);
+  const state = stateValues(job);
+  sql.stmt(UPDATE_STATE).run(...state, job.id);
+  const spec = opts.spec ? specValues(job) : null;
+  if (spec !== null) sql.stmt(UPDATE_SPEC).run(...spec, job.id);
+  if (cached !== undefined && CACHED_STATUSES.has(job.status)) sql.rowCache.set(job.id, rowAfterWrite(cached, state, spec));
   const change = r.attemptChange;
   if (change === null) return;
   if (change.insert) {
     if (job.leaseToken === null || job.workerId === null) throw new Error(`attempt ${change.attempt} of job ${job.id} inserted without a lease`);
-    sql.stmt(INSERT_ATTEMPT).run({
-      job_id: job.id,
-      attempt: change.attempt,
-      tenant: job.tenant,
-      worker_id: job.workerId,
-      lease_token: job.leaseToken,
-      status: change.fields.status ?? 'assigned',
-      assigned_at: change.fields.assignedAt ?? job.updatedAt,
-    });
+    sql.stmt(INSERT_ATTEMPT).run(job.id, change.attempt, job.tenant, job.workerId, job.leaseToken, change.fields.status ?? 'assigned', change.fields.assignedAt ?? job.updatedAt);
   } else {
     const u = attemptUpdate(job.id, change);
     if (u !== null) sql.stmt(u.sql).run(u.values);

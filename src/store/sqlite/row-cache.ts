@@ -1,13 +1,16 @@
 /**
- * Rows of pending jobs fetched by the dispatcher's ready reads, kept for the next ready read and
- * for the assignment of those jobs. During a drain each job was fetched about twice by ready
- * reads (heads overlap from round to round) and once more by its assignment, and fetching a
- * wide row costs more than anything else done with it. Raw rows (arrays of column values) are
- * kept, never Job objects, so no caller can change a cached value: each use decodes a fresh Job.
+ * Rows of the jobs on the hot paths, so that each job of a drain is fetched once instead of four
+ * times: ready reads fetched each pending job about twice (heads overlap from round to round),
+ * its assignment once more and its report batch once more, and fetching a wide row cost more
+ * than anything else done with it. A ready read caches the pending rows it fetches; a write of a
+ * cached job replaces its row with the row as written (writeTransition), so the assignment and
+ * the reports find it too; a job that ends leaves the cache. Raw rows (arrays of column values)
+ * are kept, never Job objects, so no caller can change a cached value: each use decodes a fresh
+ * Job.
  *
  * A cached row is always its job's current row, because
- * - every write of a job row drops that row (writeTransition, and each direct UPDATE or DELETE of
- *   `jobs` in this store);
+ * - every write of a job row replaces (writeTransition) or drops (each direct UPDATE or DELETE of
+ *   `jobs` in this store) that row;
  * - every write transaction outside the group-committed hot paths drops all rows (Sql.write);
  * - a commit by another connection drops all rows (PRAGMA data_version, checked at each use).
  */
@@ -17,7 +20,7 @@ import type Database from 'better-sqlite3';
 const MAX_ROWS = 4096;
 
 /** See the module comment. */
-export class PendingRows {
+export class RowCache {
   readonly #rows = new Map<string, unknown[]>();
   readonly #dataVersion: Database.Statement;
   #seenVersion: unknown = null;
@@ -43,13 +46,13 @@ export class PendingRows {
     return this.#rows.get(id);
   }
 
-  /** Keeps `row` as the current row of pending job `id`. */
+  /** Keeps `row` as the current row of job `id`. */
   set(id: string, row: unknown[]): void {
     if (this.#rows.size >= MAX_ROWS) this.#rows.clear();
     this.#rows.set(id, row);
   }
 
-  /** Forgets the row of job `id` (it is being written). */
+  /** Forgets the row of job `id`. */
   drop(id: string): void {
     this.#rows.delete(id);
   }
