@@ -1,0 +1,72 @@
+/**
+ * The SQLite store's group commit on its own, with a real database: calls of one event-loop
+ * turn share a transaction, each settles on its own, and when the shared COMMIT itself fails
+ * every call runs again alone, so only the call at fault fails.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GroupCommit } from '../../src/store/sqlite/group-commit.ts';
+
+let dir: string;
+let db: Database.Database;
+let rollbacks = 0;
+let group: GroupCommit;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'baton-group-commit-'));
+  db = new Database(path.join(dir, 'g.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  // A deferred foreign key is checked at COMMIT: the way to make a whole shared commit fail.
+  db.exec(`CREATE TABLE parent (id INTEGER PRIMARY KEY);
+    CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
+    INSERT INTO parent (id) VALUES (1);`);
+  rollbacks = 0;
+  group = new GroupCommit(db, () => rollbacks++);
+});
+
+afterEach(async () => {
+  db.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const insertChild = (id: number, parent: number) => () => db.prepare('INSERT INTO child (id, parent) VALUES (?, ?)').run(id, parent).changes;
+const children = () => (db.prepare('SELECT id FROM child ORDER BY id').all() as { id: number }[]).map((r) => r.id);
+
+describe('SQLite group commit', () => {
+  it('runs the calls of one turn in one transaction; a call that throws fails alone', async () => {
+    const results = await Promise.allSettled([
+      group.run(insertChild(1, 1)),
+      group.run(() => {
+        db.prepare('INSERT INTO child (id, parent) VALUES (?, ?)').run(2, 1);
+        throw new Error('boom');
+      }),
+      group.run(insertChild(3, 1)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(children()).toEqual([1, 3]); // the failed call's insert was rolled back to its savepoint
+    expect(rollbacks).toBe(1);
+  });
+
+  it('when the shared COMMIT fails, runs each call again alone: only the faulty one fails', async () => {
+    const results = await Promise.allSettled([group.run(insertChild(1, 1)), group.run(insertChild(2, 99)), group.run(insertChild(3, 1))]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/FOREIGN KEY/);
+    expect(children()).toEqual([1, 3]);
+    expect(db.inTransaction).toBe(false);
+  });
+
+  it('settles nothing before its commit, and flush() commits at once', async () => {
+    let settled = false;
+    const p = group.run(insertChild(1, 1)).then(() => (settled = true));
+    expect(settled).toBe(false);
+    expect(children()).toEqual([]); // not run yet: it waits for the end of the turn
+    group.flush();
+    expect(children()).toEqual([1]);
+    await p;
+    expect(settled).toBe(true);
+  });
+});
