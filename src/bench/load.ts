@@ -34,6 +34,8 @@ export interface SubmitResult {
 
 /** `total` single-job POST /v1/jobs requests over `connections` keep-alive connections. */
 export async function submitSingle(srv: ServerProcess, o: { total: number; connections: number; progress: Progress }): Promise<SubmitResult> {
+  const started = performance.now();
+  let ended = started;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const inst = autocannon(
       {
@@ -47,11 +49,15 @@ export async function submitSingle(srv: ServerProcess, o: { total: number; conne
       },
       (err, res) => (err ? reject(err) : resolve(res)),
     );
-    inst.on('response', () => o.progress.tick());
+    inst.on('response', () => {
+      ended = performance.now();
+      o.progress.tick();
+    });
   });
   const ok = result['2xx'];
-  // autocannon's duration is whole-run wall time in seconds (with ms resolution).
-  const seconds = result.duration;
+  // First request to last answer on our own clock: autocannon ends a run bounded by `amount`
+  // at its next whole-second tick, so its `duration` made the figure jump between few values.
+  const seconds = (ended - started) / 1000;
   return {
     jobs: ok,
     errors: result.non2xx + result.errors + result.timeouts,
