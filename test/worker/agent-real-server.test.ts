@@ -45,6 +45,14 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
+/**
+ * A worker with one slot and two prefetched jobs that serves only queue `pool` and jobs that
+ * require the label pool=`pool` (so the suite's main worker never takes them).
+ */
+function prefetchingWorker(pool: string, hold: () => Promise<string>): Promise<RunningWorker> {
+  return startWorker({ servers: [srv.url], token, name: `${pool}-worker`, capacity: 1, prefetch: 2, queues: [pool], labels: { pool }, logger, handlers: { hold } });
+}
+
 describe('worker agent with the real server', () => {
   it('runs command and function jobs; logs and results reach the API', async () => {
     const cmd = await client.submit({ type: 'command', payload: { script: 'echo out; echo err >&2' } });
@@ -96,23 +104,11 @@ describe('worker agent with the real server', () => {
     const gate = new Promise<void>((r) => (release = r));
     let concurrent = 0;
     let most = 0;
-    const pf = await startWorker({
-      servers: [srv.url],
-      token,
-      name: 'prefetching-worker',
-      capacity: 1,
-      prefetch: 2,
-      queues: ['prefetch'],
-      labels: { pool: 'prefetch' },
-      logger,
-      handlers: {
-        hold: async () => {
-          most = Math.max(most, ++concurrent);
-          await gate;
-          concurrent--;
-          return 'done';
-        },
-      },
+    const pf = await prefetchingWorker('prefetch', async () => {
+      most = Math.max(most, ++concurrent);
+      await gate;
+      concurrent--;
+      return 'done';
     });
     try {
       await pf.whenConnected();
@@ -136,17 +132,7 @@ describe('worker agent with the real server', () => {
   it('prefetch: a draining worker gives back the jobs it has not started, at once', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const pf = await startWorker({
-      servers: [srv.url],
-      token,
-      name: 'returning-worker',
-      capacity: 1,
-      prefetch: 2,
-      queues: ['returning'],
-      labels: { pool: 'returning' },
-      logger,
-      handlers: { hold: async () => (await gate, 'done') },
-    });
+    const pf = await prefetchingWorker('returning', async () => (await gate, 'done'));
     const assigned: string[] = [];
     pf.on('assigned', (a) => assigned.push(a.jobId));
     await pf.whenConnected();
