@@ -15,6 +15,7 @@ import { transition, type TransitionResult } from '../../core/transition.ts';
 import { TERMINAL_STATUSES, type Job, type JobSpec, type JobStatus } from '../../core/types.ts';
 import { applyPlan, onFailureJob, planInsert, UPSTREAM_FAILED, type ExistingParent } from '../graph-plan.ts';
 import type { GraphNodeRecord, InsertResult, JobInsertExtra, JobInsertOptions } from '../types.ts';
+import { holderKey, keyedJobs, standIns } from '../unique-keys.ts';
 import { allInOrder, type Db } from './db.ts';
 import { insertJobRows, insertTags } from './jobs.ts';
 import { jobFromNew, jobFromRow, type JobRow } from './rows.ts';
@@ -22,51 +23,24 @@ import { ensureQueues, writeResults } from './write.ts';
 
 const ACTIVE = ['blocked', 'scheduled', 'pending', 'assigned', 'running'];
 
-/** The BATON_E_DUPLICATE error for a uniqueKey held by `held`. */
-function duplicate(field: string, key: string, held: Pick<Job, 'id' | 'status'>): BatonError {
-  return new BatonError('BATON_E_DUPLICATE', `${field}: job ${held.id} with uniqueKey "${key}" is still ${held.status}; submit with onDuplicate "return" to get it instead`, {
-    field,
-    details: { jobId: held.id, status: held.status },
-  });
-}
-
 /**
  * Jobs of the batch whose uniqueKey is held by a job that has not ended (see the SQLite
  * twin). A transaction-scoped advisory lock per key makes two racing inserts take turns.
  */
 export async function checkUniqueKeys(tx: Db, jobs: NewJob[], extras: JobInsertOptions['extras']): Promise<Map<number, Job>> {
-  const out = new Map<number, Job>();
-  if (!extras) return out;
-  const seen = new Map<string, number>();
-  const keyed: { i: number; key: string; tenant: string; field: string }[] = [];
-  jobs.forEach((n, i) => {
-    const key = extras[i]?.uniqueKey;
-    if (!key) return;
-    const field = jobs.length > 1 ? `jobs[${i}].uniqueKey` : 'uniqueKey';
-    const k = `${n.tenant}\u0000${key}`;
-    const first = seen.get(k);
-    if (first !== undefined) throw new BatonError('BATON_E_DUPLICATE', `${field}: "${key}" is also used by jobs[${first}] of this batch`, { field });
-    seen.set(k, i);
-    keyed.push({ i, key, tenant: n.tenant, field });
-  });
-  if (keyed.length === 0) return out;
+  const keyed = keyedJobs(jobs, extras);
+  if (keyed.length === 0) return new Map();
   // Sorted, so two batches lock their keys in one order and cannot deadlock. The read is
   // pipelined behind the locks: PostgreSQL runs it once they are granted, in the same round trip.
-  const locks = [...seen.keys()].map((k) => JSON.stringify(k.split('\u0000'))).sort();
+  const locks = [...new Set(keyed.map((k) => JSON.stringify([k.tenant, k.key])))].sort();
   const [, rows] = await allInOrder([
     tx`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${locks}::text[]) AS k`.execute(),
     tx`SELECT * FROM jobs WHERE (tenant, unique_key) IN (SELECT * FROM unnest(${keyed.map((k) => k.tenant)}::text[], ${keyed.map((k) => k.key)}::text[]))
       AND status = ANY(${ACTIVE}::text[])`.execute(),
   ]);
   const held = new Map<string, Job>();
-  for (const r of rows) held.set(`${r.tenant}\u0000${r.unique_key}`, jobFromRow(r as JobRow));
-  for (const k of keyed) {
-    const h = held.get(`${k.tenant}\u0000${k.key}`);
-    if (h === undefined) continue;
-    if (extras[k.i]?.onDuplicate === 'return') out.set(k.i, h);
-    else throw duplicate(k.field, k.key, h);
-  }
-  return out;
+  for (const r of rows) held.set(holderKey(r.tenant, r.unique_key), jobFromRow(r as JobRow));
+  return standIns(keyed, extras, held);
 }
 
 /** After a batch's rows are inserted (same transaction); see the SQLite twin. */

@@ -13,6 +13,7 @@ import { transition } from '../../core/transition.ts';
 import { TERMINAL_STATUSES, type Job, type JobSpec, type JobStatus } from '../../core/types.ts';
 import { applyPlan, onFailureJob, planInsert, UPSTREAM_FAILED, type ExistingParent } from '../graph-plan.ts';
 import type { GraphNodeRecord, InsertResult, JobInsertExtra, JobInsertOptions } from '../types.ts';
+import { holderKey, keyedJobs, standIns } from '../unique-keys.ts';
 import type { Sql } from './db.ts';
 import { insertJobRows } from './jobs.ts';
 import { jobFromNew } from './rows.ts';
@@ -30,32 +31,13 @@ const SELECT_DEP_STATES = `SELECT d.parent_id, d.on_cond, p.status FROM job_deps
  * `return` that job stands in for it (by index); otherwise throws BATON_E_DUPLICATE.
  */
 export function checkUniqueKeys(sql: Sql, jobs: NewJob[], extras: JobInsertOptions['extras']): Map<number, Job> {
-  const out = new Map<number, Job>();
-  if (!extras) return out;
-  const seen = new Map<string, number>();
-  jobs.forEach((n, i) => {
-    const key = extras[i]?.uniqueKey;
-    if (!key) return;
-    const field = jobs.length > 1 ? `jobs[${i}].uniqueKey` : 'uniqueKey';
-    const k = `${n.tenant}\u0000${key}`;
-    const first = seen.get(k);
-    if (first !== undefined) throw new BatonError('BATON_E_DUPLICATE', `${field}: "${key}" is also used by jobs[${first}] of this batch`, { field });
-    seen.set(k, i);
-    const row = sql.stmt(SELECT_UNIQUE).get(n.tenant, key) as { id: string } | undefined;
-    if (row === undefined) return;
-    const held = loadJob(sql, row.id)!;
-    if (extras[i]?.onDuplicate === 'return') out.set(i, held);
-    else throw duplicate(field, key, held);
-  });
-  return out;
-}
-
-/** The BATON_E_DUPLICATE error for a uniqueKey held by `held`. */
-export function duplicate(field: string, key: string, held: Pick<Job, 'id' | 'status'>): BatonError {
-  return new BatonError('BATON_E_DUPLICATE', `${field}: job ${held.id} with uniqueKey "${key}" is still ${held.status}; submit with onDuplicate "return" to get it instead`, {
-    field,
-    details: { jobId: held.id, status: held.status },
-  });
+  const keyed = keyedJobs(jobs, extras);
+  const held = new Map<string, Job>();
+  for (const k of keyed) {
+    const row = sql.stmt(SELECT_UNIQUE).get(k.tenant, k.key) as { id: string } | undefined;
+    if (row !== undefined) held.set(holderKey(k.tenant, k.key), loadJob(sql, row.id)!);
+  }
+  return standIns(keyed, extras, held);
 }
 
 /**
