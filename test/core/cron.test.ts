@@ -15,21 +15,11 @@ import {
   parseCron,
   zoneOffsetMs,
 } from '../../src/core/cron.ts';
-import { isBatonError } from '../../src/core/errors.ts';
+import { thrown } from './fixtures.ts';
 
 const at = (iso: string) => Date.parse(iso);
 const fires = (expr: string, tz: string, from: string, n: number) =>
   nextFires(parseCron(expr, tz), at(from), n).map((ms) => formatInstant(ms, tz));
-
-function refusal(fn: () => unknown): { code: string; field: string | undefined; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (isBatonError(e)) return { code: e.code, field: e.field, message: e.message };
-    throw e;
-  }
-  throw new Error('expected a BatonError');
-}
 
 describe('parseCron', () => {
   it('accepts 5 fields, 6 with seconds, and reads them in UTC by default', () => {
@@ -72,15 +62,15 @@ describe('parseCron', () => {
 
   it('refuses bad expressions with field cron', () => {
     for (const bad of ['', '   ', '* * * *', '* * * * * * *', '61 * * * *', '* 24 * * *', 'a b c d e', '*/0 * * * *', '@reboot', '@every 5m', 'x'.repeat(201)]) {
-      const r = refusal(() => parseCron(bad, 'UTC'));
+      const r = thrown(() => parseCron(bad, 'UTC'));
       expect(r, bad).toMatchObject({ code: 'BATON_E_VALIDATION', field: 'cron' });
     }
-    expect(refusal(() => parseCron('* * * *')).message).toMatch(/4 fields; give 5/);
+    expect(thrown(() => parseCron('* * * *')).message).toMatch(/4 fields; give 5/);
   });
 
   it('refuses an expression that can never fire, and keeps one that fires rarely', () => {
     for (const never of ['0 0 30 2 *', '0 0 31 4,6,9,11 *', '0 0 0 31 2 *']) {
-      const r = refusal(() => parseCron(never, 'UTC'));
+      const r = thrown(() => parseCron(never, 'UTC'));
       expect(r, never).toMatchObject({ code: 'BATON_E_VALIDATION', field: 'cron' });
       expect(r.message).toMatch(/can never fire/);
     }
@@ -91,13 +81,13 @@ describe('parseCron', () => {
 
   it('refuses unknown zones and raw offsets with field timezone', () => {
     for (const bad of ['Mars/Olympus', '', '+05:00', 'America/New York', 'EST5EDT; drop']) {
-      expect(refusal(() => parseCron('* * * * *', bad)), bad).toMatchObject({ code: 'BATON_E_VALIDATION', field: 'timezone' });
+      expect(thrown(() => parseCron('* * * * *', bad)), bad).toMatchObject({ code: 'BATON_E_VALIDATION', field: 'timezone' });
     }
   });
 
   it('names the fields as the caller asks', () => {
-    expect(refusal(() => parseCron('nope', 'UTC', { cron: 'expr' })).field).toBe('expr');
-    expect(refusal(() => parseCron('* * * * *', 'Nope/Zone', { timezone: 'tz' })).field).toBe('tz');
+    expect(thrown(() => parseCron('nope', 'UTC', { cron: 'expr' })).field).toBe('expr');
+    expect(thrown(() => parseCron('* * * * *', 'Nope/Zone', { timezone: 'tz' })).field).toBe('tz');
   });
 });
 

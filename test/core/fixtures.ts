@@ -2,6 +2,7 @@
  * Builders for core tests: whole, consistent jobs in any status and valid events for them, so a
  * test states only what it is about. Pure data; nothing here touches a store.
  */
+import { isBatonError, type BatonError } from '../../src/core/errors.ts';
 import type { JobEvent, JobEventType } from '../../src/core/transition.ts';
 import type { Job, JobStatus } from '../../src/core/types.ts';
 import { DEFAULT_BACKOFF } from '../../src/core/retry.ts';
@@ -115,4 +116,15 @@ export function deepFreeze<T>(v: T): T {
     for (const x of Object.values(v)) deepFreeze(x);
   }
   return v;
+}
+
+/** The BatonError `fn` throws; fails the test when it throws something else or nothing. */
+export function thrown(fn: () => unknown): BatonError {
+  try {
+    fn();
+  } catch (e) {
+    if (isBatonError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a BatonError');
 }

@@ -6,7 +6,6 @@
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
-import { isBatonError, type BatonError } from '../../src/core/errors.ts';
 import {
   DependencyInput,
   DependsOnInput,
@@ -24,16 +23,7 @@ import {
   type GraphNode,
 } from '../../src/core/graph.ts';
 import { JOB_STATUSES, type JobStatus } from '../../src/core/types.ts';
-
-function thrown(fn: () => unknown): BatonError {
-  try {
-    fn();
-  } catch (e) {
-    if (isBatonError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a BatonError');
-}
+import { thrown } from './fixtures.ts';
 
 const node = (id: string, status: JobStatus, dependsOn: Dependency[] = []): GraphNode => ({ id, status, dependsOn });
 const dep = (job: string, on: Dependency['on'] = 'success'): Dependency => ({ job, on });

@@ -5,7 +5,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isBatonError, type BatonError } from '../../src/core/errors.ts';
 import {
   checkParentPlaceholders,
   MAX_PLACEHOLDER_DEPTH,
@@ -15,16 +14,7 @@ import {
   renderParentPlaceholders,
   type ParentOutcome,
 } from '../../src/core/placeholders.ts';
-
-function thrown(fn: () => unknown): BatonError {
-  try {
-    fn();
-  } catch (e) {
-    if (isBatonError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a BatonError');
-}
+import { thrown } from './fixtures.ts';
 
 const parents = new Map<string, ParentOutcome>([
   ['extract', { status: 'completed', result: { rows: 42, files: ['a.csv', 'b.csv'], meta: { ok: true, note: null }, label: 'x y' }, error: null }],

@@ -6,7 +6,6 @@ import { Value } from '@sinclair/typebox/value';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { firesBetween, parseCron } from '../../src/core/cron.ts';
-import { isBatonError } from '../../src/core/errors.ts';
 import {
   applyJitter,
   dueFires,
@@ -20,20 +19,11 @@ import {
   type ScheduleInput as ScheduleInputT,
   type ScheduleTiming,
 } from '../../src/core/schedule.ts';
+import { thrown } from './fixtures.ts';
 
 const at = (iso: string) => Date.parse(iso);
 const NOW = at('2026-06-01T12:00:00Z');
 const base: ScheduleInputT = { name: 'nightly-report', cron: '0 3 * * *', job: { type: 'command', payload: { argv: ['true'] } } };
-
-function refusal(fn: () => unknown): { code: string; field: string | undefined; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (isBatonError(e)) return { code: e.code, field: e.field, message: e.message };
-    throw e;
-  }
-  throw new Error('expected a BatonError');
-}
 
 describe('schedule input', () => {
   it('the schema accepts a minimal schedule and refuses unknown fields and bad policies', () => {
@@ -86,7 +76,7 @@ describe('schedule input', () => {
       [{ startAt: '2026-07-01T04:00:00Z', endAt: '2026-07-01T05:00:00Z' }, 'endAt'],
     ];
     for (const [patch, field] of cases) {
-      expect(refusal(() => normalizeScheduleInput({ ...base, ...patch }, tenant, NOW)), field).toMatchObject({ code: 'BATON_E_VALIDATION', field });
+      expect(thrown(() => normalizeScheduleInput({ ...base, ...patch }, tenant, NOW)), field).toMatchObject({ code: 'BATON_E_VALIDATION', field });
     }
   });
 
@@ -97,7 +87,7 @@ describe('schedule input', () => {
     expect(p.spec).toMatchObject({ cron: '*/10 * * * *', timezone: 'Asia/Kolkata', endAt: null, maxExecutions: null, name: 'nightly-report' });
     expect(p.nextFireAt).toBe(NOW + 10 * 60_000);
     expect(normalizeSchedulePatch({ paused: true }, current, tenant, NOW).spec).toEqual({ ...current, paused: true });
-    expect(refusal(() => normalizeSchedulePatch({ cron: '0 0 31 2 *' }, current, tenant, NOW)).field).toBe('cron');
+    expect(thrown(() => normalizeSchedulePatch({ cron: '0 0 31 2 *' }, current, tenant, NOW)).field).toBe('cron');
   });
 });
 

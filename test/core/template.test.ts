@@ -5,7 +5,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isBatonError, type BatonError } from '../../src/core/errors.ts';
 import {
   NO_PARAMS_SCHEMA,
   TEMPLATE_EXPORT_FORMAT,
@@ -18,16 +17,7 @@ import {
   validateTemplateExport,
   type Template,
 } from '../../src/core/template.ts';
-
-function thrown(fn: () => unknown): BatonError {
-  try {
-    fn();
-  } catch (e) {
-    if (isBatonError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a BatonError');
-}
+import { thrown } from './fixtures.ts';
 
 const etl: Template = checkTemplate(
   {
