@@ -6,21 +6,12 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { JobView } from '../../core/api.ts';
 import type { JobInput } from '../../core/spec.ts';
-import { jobFlagOverrides, templateSubmission } from './template-submit.ts';
+import { jobFlagOverrides, templateSubmission, type CommonSubmitFlags } from './template-submit.ts';
 import { clientFor, collect, parseIntFlag, parsePairs, usage } from '../context.ts';
 import { printJson } from '../output.ts';
 
 /** Flags of `baton submit`, as commander parses them. */
-interface SubmitFlags {
-  queue?: string;
-  priority?: string;
-  at?: string;
-  delay?: string;
-  name?: string;
-  retries?: string;
-  timeout?: string;
-  tag?: string[];
-  idempotencyKey?: string;
+interface SubmitFlags extends CommonSubmitFlags {
   label?: string[];
   script?: string;
   shell?: string;

@@ -6,10 +6,8 @@
 import type { JobInput } from '../../core/spec.ts';
 import { parseIntFlag, usage } from '../context.ts';
 
-/** The flags of `baton submit` that a template submission reads. */
-export interface TemplateSubmitFlags {
-  template?: string;
-  param?: string[];
+/** The flags `baton submit` shares between plain and template submits (see jobFlagOverrides). */
+export interface CommonSubmitFlags {
   queue?: string;
   priority?: string;
   at?: string;
@@ -19,6 +17,12 @@ export interface TemplateSubmitFlags {
   timeout?: string;
   tag?: string[];
   idempotencyKey?: string;
+}
+
+/** Flags of a template submit: the common ones plus the template and its parameters. */
+export interface TemplateSubmitFlags extends CommonSubmitFlags {
+  template?: string;
+  param?: string[];
 }
 
 /**
@@ -43,7 +47,7 @@ export function parseParams(items: string[]): Record<string, unknown> {
 }
 
 /** The job fields that the common `baton submit` flags set (queue, priority, time, retries, …). */
-export function jobFlagOverrides(f: Omit<TemplateSubmitFlags, 'template' | 'param'>): Partial<JobInput> {
+export function jobFlagOverrides(f: CommonSubmitFlags): Partial<JobInput> {
   const overrides: Partial<JobInput> = {};
   if (f.queue !== undefined) overrides.queue = f.queue;
   if (f.priority !== undefined) overrides.priority = parseIntFlag('--priority', f.priority, 1);
