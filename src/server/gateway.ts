@@ -299,7 +299,10 @@ export class Gateway {
     for (const r of checked) {
       if (r.kind !== 'completed' && r.kind !== 'failed' && r.kind !== 'returned') continue;
       const held = c.leases.get(r.jobId);
-      if (held && held.attempt === r.attempt && held.leaseToken === r.leaseToken) (c.leases.delete(r.jobId), (freed = true));
+      if (held && held.attempt === r.attempt && held.leaseToken === r.leaseToken) {
+        c.leases.delete(r.jobId);
+        freed = true;
+      }
     }
     if (freed) this.onCapacity();
     const outcomes = await ctx.store.reportApplyMany({ workerId: c.info.id, reports: checked, now: ctx.now(), random: ctx.random });
@@ -308,13 +311,10 @@ export class Gateway {
     const logged = new Set<string>();
     outcomes.forEach((o, i) => {
       const r = checked[i];
-      const ends = r.kind === 'completed' || r.kind === 'failed' || r.kind === 'returned';
-      if (ends || !o.ok) {
-        const held = c.leases.get(r.jobId);
-        if (held && held.attempt === r.attempt && (ends || (!o.ok && o.code === 'BATON_E_STALE_ATTEMPT'))) {
-          c.leases.delete(r.jobId);
-          freed = true;
-        }
+      // A report refused as stale: the attempt is no longer this worker's, so neither is its slot.
+      if (!o.ok && o.code === 'BATON_E_STALE_ATTEMPT' && c.leases.get(r.jobId)?.attempt === r.attempt) {
+        c.leases.delete(r.jobId);
+        freed = true;
       }
       if (!o.ok) {
         if (r.kind !== 'log') ctx.log.warn({ workerId: c.info.id, jobId: r.jobId, attempt: r.attempt, kind: r.kind, code: o.code }, 'worker report refused');
