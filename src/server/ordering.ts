@@ -6,8 +6,7 @@
  * so shares hold over time however few slots free up at once.
  */
 import { compareReadyAged, fairPick, INITIAL_FAIR_STATE, type AgedKey, type FairState } from '../core/fairness.ts';
-import type { Job } from '../core/types.ts';
-import type { FairnessSettings, ReadyHead } from '../store/types.ts';
+import type { FairnessSettings, ReadyHead, ReadyJob } from '../store/types.ts';
 
 /** Key of a queue in FairnessSettings and in limit bookkeeping. */
 export const queueKey = (tenant: string, queue: string) => `${tenant}\u0000${queue}`;
@@ -22,7 +21,7 @@ export class FairOrder {
    * jobs in aged order), then every other candidate in aged order, so a slot the fair picks
    * cannot use (labels, handlers) still goes to someone.
    */
-  rank(heads: readonly ReadyHead[], settings: FairnessSettings, opts: { now: number; agingIntervalMs: number; take: number }): Job[] {
+  rank(heads: readonly ReadyHead[], settings: FairnessSettings, opts: { now: number; agingIntervalMs: number; take: number }): ReadyJob[] {
     const key = (h: ReadyHead): AgedKey => ({ priority: h.rank, runAt: h.job.runAt, createdAt: h.job.createdAt, id: h.job.id, deadline: h.job.deadline ?? null });
     const cmp = (a: ReadyHead, b: ReadyHead) => compareReadyAged(key(a), key(b), opts.now, { agingIntervalMs: opts.agingIntervalMs });
     const byTenant = new Map<string, Map<string, ReadyHead[]>>();
@@ -57,7 +56,7 @@ export class FairOrder {
       this.queues.set(t, qp.state);
       chosen.set(t, qp.picks.map((p) => p.item));
     }
-    const out: Job[] = [];
+    const out: ReadyJob[] = [];
     const taken = new Set<string>();
     const next = new Map<string, number>();
     for (const p of tp.picks) {

@@ -215,9 +215,16 @@ export interface FireResult {
   advanced: boolean;
 }
 
+/**
+ * The fields of a ready job that ranking and placement read: a store may return just these for
+ * a ready head (the dispatch round decodes every head, and assigns only some), the assignment
+ * returns the full jobs. `payload` is needed only for a function job's `handler`.
+ */
+export type ReadyJob = Pick<Job, 'id' | 'tenant' | 'queue' | 'type' | 'payload' | 'requirements' | 'runAt' | 'createdAt' | 'deadline' | 'concurrencyKey'>;
+
 /** A ready job and the priority it ranks with (the larger of its own and the one it inherits from blocked children). */
 export interface ReadyHead {
-  job: Job;
+  job: ReadyJob;
   rank: number;
 }
 
