@@ -203,6 +203,17 @@ export async function scenarioPickup(env: ScenarioEnv): Promise<ServerRun<Pickup
     const run = await withServer(env, store, 'pickup', async (srv) => {
       const workers = await startWorkerProcesses(srv, { count: env.opts.workers, capacity: env.opts.capacity, prefetch: env.opts.prefetch, udpPort: env.udp.port, cpuProfDir: await workerProfileDir(env) });
       const out: PickupRate[] = [];
+      if (env.opts.pickupWarmupSeconds > 0) {
+        // Warm-up, not measured: a fresh server compiles and optimises its hot code during its
+        // first thousands of requests (stalls of up to ~150 ms were seen in the first seconds).
+        const rate = Math.max(...env.opts.pickupRates);
+        const p = bar(env, `pickup warm-up at ${rate}/s`, Math.round(rate * env.opts.pickupWarmupSeconds));
+        const sub = await pacedSubmits(srv, { rate, durationMs: env.opts.pickupWarmupSeconds * 1000, progress: p });
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([env.udp.waitFor(sub.jobs.length), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+        clearTimeout(timer);
+        p.finish('warm');
+      }
       for (const rate of env.opts.pickupRates) {
         env.udp.reset();
         const p = bar(env, `pickup at ${rate}/s`, Math.round(rate * env.opts.pickupSeconds));

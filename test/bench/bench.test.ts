@@ -31,6 +31,7 @@ describe('benchmark suite (smoke, tiny sizes)', () => {
       prefetch: 8,
       pickupRates: [100],
       pickupSeconds: 2,
+      pickupWarmupSeconds: 1,
       big: 600,
       bigBase: 100,
       bigDrain: 100,

@@ -21,6 +21,7 @@ interface BenchFlags {
   prefetch?: string;
   pickupRates?: string;
   pickupSeconds?: string;
+  pickupWarmupSeconds?: string;
   big?: string;
   bigBase?: string;
   bigDrain?: string;
@@ -48,6 +49,7 @@ export function registerBench(program: Command): void {
     .option('--prefetch <n>', 'assignments each worker process takes beyond its slots (default 0)')
     .option('--pickup-rates <list>', 'submit rates of the pickup-latency runs, per second (default 200,1000)')
     .option('--pickup-seconds <n>', 'seconds per pickup rate, the first one is warm-up (default 10; quick 3)')
+    .option('--pickup-warmup-seconds <n>', 'unmeasured seconds at the highest pickup rate before the first (default 5; quick 2; 0 for none)')
     .option('--big <n>', 'pending jobs of the large backlog, 0 to skip (default 1000000; quick 50000)')
     .option('--big-base <n>', 'pending jobs of the small backlog it is compared with (default 1000)')
     .option('--big-drain <n>', 'jobs drained out of each backlog (default 50000; quick 5000)')
@@ -81,6 +83,7 @@ export function registerBench(program: Command): void {
         prefetch: int('--prefetch', flags.prefetch, base.prefetch, 0),
         pickupRates: rates,
         pickupSeconds: int('--pickup-seconds', flags.pickupSeconds, base.pickupSeconds, 2),
+        pickupWarmupSeconds: int('--pickup-warmup-seconds', flags.pickupWarmupSeconds, base.pickupWarmupSeconds, 0),
         big: int('--big', flags.big, base.big, 0),
         bigBase: int('--big-base', flags.bigBase, base.bigBase),
         bigDrain: int('--big-drain', flags.bigDrain, base.bigDrain),
