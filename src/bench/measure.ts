@@ -3,13 +3,20 @@
  * by status, and the drain window — first attempt start to last completion, both timestamps
  * written by the server in the same transaction as the state change.
  */
-import type { JobListView, QueueView } from '../core/api.ts';
+import type { JobListView, JobView, QueueView } from '../core/api.ts';
 import type { ServerProcess } from './procs.ts';
 
 async function get<T>(srv: ServerProcess, pathAndQuery: string): Promise<T> {
   const r = await fetch(`${srv.url}${pathAndQuery}`, { headers: { authorization: `Bearer ${srv.token}` } });
   if (!r.ok) throw new Error(`GET ${pathAndQuery}: ${r.status} ${await r.text()}`);
   return (await r.json()) as T;
+}
+
+/** Server timestamps of one job's first attempt (ms since epoch), or null when it has none. */
+export async function firstAttemptTimes(srv: ServerProcess, id: string): Promise<{ assignedAt: number; startedAt: number | null } | null> {
+  const job = await get<JobView>(srv, `/v1/jobs/${id}`);
+  const a = job.attempts?.[0];
+  return a === undefined ? null : { assignedAt: Date.parse(a.assignedAt), startedAt: a.startedAt === null ? null : Date.parse(a.startedAt) };
 }
 
 /** Jobs of the default tenant by status, summed over queues. */

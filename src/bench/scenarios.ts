@@ -7,7 +7,7 @@ import { BatonError } from '../core/errors.ts';
 import path from 'node:path';
 import { loadPending, measureClaims, withStore, type ClaimResult } from './claim.ts';
 import { pacedSubmits, submitBatches, submitSingle, type SubmitResult } from './load.ts';
-import { drainWindow, jobCounts, type DrainWindow } from './measure.ts';
+import { drainWindow, firstAttemptTimes, jobCounts, type DrainWindow } from './measure.ts';
 import type { BenchOptions } from './options.ts';
 import { cpuMsOf, memoryOf, startServerProcess, startWorkerProcesses, stopBaton, until, type BatonProcess, type ServerProcess } from './procs.ts';
 import { newestProfile, summariseProfile, type ProfileSummary } from './profile.ts';
@@ -194,6 +194,13 @@ export interface PickupRate {
   fromCreated: Percentiles;
   /** POST /v1/jobs response time, ms. */
   submitLatency: Percentiles;
+  /**
+   * Where the slowest 1 % of pickups (by fromSubmit, at most 100 jobs) spent their time, medians
+   * in ms: client send → server createdAt (request and submit commit), createdAt → assignment
+   * (dispatch round and its commit, server clock), assignment → handler start (push over the
+   * WebSocket and the worker). Server timestamps have 1 ms resolution.
+   */
+  tail: { jobs: number; toCreated: number; toAssigned: number; toStart: number } | null;
   memory: ServerMemory | null;
 }
 
@@ -226,6 +233,7 @@ export async function scenarioPickup(env: ScenarioEnv): Promise<ServerRun<Pickup
         const counted = sub.jobs.filter((j) => j.sentAt >= warm);
         const fromSubmit: number[] = [];
         const fromCreated: number[] = [];
+        const heard: { job: (typeof counted)[number]; start: number }[] = [];
         let missing = 0;
         for (const j of counted) {
           const s = env.udp.stamps.get(j.id);
@@ -235,10 +243,12 @@ export async function scenarioPickup(env: ScenarioEnv): Promise<ServerRun<Pickup
           }
           fromSubmit.push(s.s - j.sentAt);
           fromCreated.push(s.s - j.createdAt);
+          heard.push({ job: j, start: s.s });
         }
+        const tail = await tailBreakdown(srv, heard);
         const r: PickupRate = {
           rate, achievedRate: sub.achievedRate, jobs: counted.length, missing, submitErrors: sub.errors,
-          fromSubmit: percentiles(fromSubmit), fromCreated: percentiles(fromCreated), submitLatency: sub.submitLatency, memory: memoryOf(srv.pid),
+          fromSubmit: percentiles(fromSubmit), fromCreated: percentiles(fromCreated), submitLatency: sub.submitLatency, tail, memory: memoryOf(srv.pid),
         };
         p.finish(`p99 ${r.fromSubmit.p99} ms`);
         out.push(r);
@@ -248,6 +258,23 @@ export async function scenarioPickup(env: ScenarioEnv): Promise<ServerRun<Pickup
     });
     return withProfile(env, 'pickup', run);
   });
+}
+
+/** See PickupRate.tail: the slowest 1 % of `heard`, their time split by server timestamps. */
+async function tailBreakdown(srv: ServerProcess, heard: { job: { id: string; sentAt: number; createdAt: number }; start: number }[]): Promise<PickupRate['tail']> {
+  if (heard.length === 0) return null;
+  const slow = heard.sort((a, b) => b.start - b.job.sentAt - (a.start - a.job.sentAt)).slice(0, Math.min(100, Math.max(1, Math.ceil(heard.length / 100))));
+  const toCreated: number[] = [];
+  const toAssigned: number[] = [];
+  const toStart: number[] = [];
+  for (const h of slow) {
+    const t = await firstAttemptTimes(srv, h.job.id);
+    if (t === null) continue;
+    toCreated.push(h.job.createdAt - h.job.sentAt);
+    toAssigned.push(t.assignedAt - h.job.createdAt);
+    toStart.push(h.start - t.assignedAt);
+  }
+  return { jobs: toCreated.length, toCreated: percentiles(toCreated).p50, toAssigned: percentiles(toAssigned).p50, toStart: percentiles(toStart).p50 };
 }
 
 /** Scenario 4 at one backlog size. */
