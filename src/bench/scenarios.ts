@@ -217,7 +217,7 @@ export async function scenarioPickup(env: ScenarioEnv): Promise<ServerRun<Pickup
         const p = bar(env, `pickup warm-up at ${rate}/s`, Math.round(rate * env.opts.pickupWarmupSeconds));
         const sub = await pacedSubmits(srv, { rate, durationMs: env.opts.pickupWarmupSeconds * 1000, progress: p });
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([env.udp.waitFor(sub.jobs.length), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+        await Promise.race([env.udp.waitForStamps(sub.jobs.map((j) => j.id)), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
         clearTimeout(timer);
         p.finish('warm');
       }
@@ -227,7 +227,7 @@ export async function scenarioPickup(env: ScenarioEnv): Promise<ServerRun<Pickup
         const sub = await pacedSubmits(srv, { rate, durationMs: env.opts.pickupSeconds * 1000, progress: p });
         // Bounded wait for the last stamps; a job never started shows up as `missing`.
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([env.udp.waitFor(sub.jobs.length), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+        await Promise.race([env.udp.waitForStamps(sub.jobs.map((j) => j.id)), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
         clearTimeout(timer);
         const warm = sub.jobs.length === 0 ? 0 : Math.min(...sub.jobs.map((j) => j.sentAt)) + 1000;
         const counted = sub.jobs.filter((j) => j.sentAt >= warm);

@@ -18,7 +18,7 @@ export class StampListener {
   /** No-op handler starts counted so far. */
   started = 0;
   readonly stamps = new Map<string, Stamp>();
-  private waiters: { n: number; resolve: () => void }[] = [];
+  private waiters: { done: () => boolean; resolve: () => void }[] = [];
 
   private constructor(
     private readonly socket: Socket,
@@ -29,8 +29,7 @@ export class StampListener {
       if (m.n !== undefined) this.started += m.n;
       // The first start of a job counts; a redelivery would not be a pickup.
       if (m.i !== undefined && !this.stamps.has(m.i)) this.stamps.set(m.i, { id: m.i, t: m.t!, s: m.s! });
-      const seen = this.started + this.stamps.size;
-      this.waiters = this.waiters.filter((w) => (seen >= w.n ? (w.resolve(), false) : true));
+      this.waiters = this.waiters.filter((w) => (w.done() ? (w.resolve(), false) : true));
     });
   }
 
@@ -45,8 +44,21 @@ export class StampListener {
 
   /** Resolves once `n` starts (no-op counts plus stamps) have been heard. */
   waitFor(n: number): Promise<void> {
-    if (this.started + this.stamps.size >= n) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ n, resolve }));
+    return this.until(() => this.started + this.stamps.size >= n);
+  }
+
+  /** Resolves once every job of `ids` has sent its stamp (late stamps of other jobs do not count). */
+  waitForStamps(ids: readonly string[]): Promise<void> {
+    let i = 0;
+    return this.until(() => {
+      while (i < ids.length && this.stamps.has(ids[i]!)) i++;
+      return i === ids.length;
+    });
+  }
+
+  private until(done: () => boolean): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ done, resolve }));
   }
 
   /** Forgets what was heard (between phases). */
