@@ -1,13 +1,14 @@
 /**
  * The SQLite store's group commit on its own, with a real database: calls of one event-loop
- * turn share a transaction, each settles on its own, and when the shared COMMIT itself fails
- * every call runs again alone, so only the call at fault fails.
+ * turn share a transaction, each settles on its own, and when a call throws or the shared COMMIT
+ * itself fails every call runs again alone, so only the call at fault fails.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/store/sqlite/db.ts';
 import { GroupCommit } from '../../src/store/sqlite/group-commit.ts';
 
 let dir: string;
@@ -47,8 +48,10 @@ describe('SQLite group commit', () => {
       group.run(insertChild(3, 1)),
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect(children()).toEqual([1, 3]); // the failed call's insert was rolled back to its savepoint
-    expect(rollbacks).toBe(1);
+    expect(children()).toEqual([1, 3]); // the failed call's insert was rolled back
+    // The shared transaction, then the failed call run again alone.
+    expect(rollbacks).toBe(2);
+    expect(db.inTransaction).toBe(false);
   });
 
   it('when the shared COMMIT fails, runs each call again alone: only the faulty one fails', async () => {
@@ -68,5 +71,47 @@ describe('SQLite group commit', () => {
     expect(children()).toEqual([1]);
     await p;
     expect(settled).toBe(true);
+  });
+
+  it("runs each call's outermost Sql.write in the shared transaction, nested writes in savepoints", async () => {
+    const sql = openDatabase(path.join(dir, 's.db'), 'NORMAL');
+    sql.db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)');
+    const g = new GroupCommit(sql.db, () => rollbacks++, (fn) => sql.unwrapped(fn));
+    const insert = (id: number) => sql.db.prepare('INSERT INTO t (id) VALUES (?)').run(id);
+    const savepoints: boolean[] = [];
+    const results = await Promise.allSettled([
+      g.run(() =>
+        sql.write(() => {
+          insert(1);
+          // A nested write that fails and is caught is still rolled back to its own savepoint.
+          try {
+            sql.write(() => {
+              insert(2);
+              throw new Error('inner');
+            });
+          } catch {
+            savepoints.push(true);
+          }
+          return 1;
+        }),
+      ),
+      g.run(() =>
+        sql.write(() => {
+          insert(3);
+          throw new Error('outer');
+        }),
+      ),
+      g.run(() => sql.write(() => insert(4).changes)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(savepoints).toEqual([true, true]); // the first call ran twice: in the group, then alone
+    expect((sql.db.prepare('SELECT id FROM t ORDER BY id').all() as { id: number }[]).map((r) => r.id)).toEqual([1, 4]);
+    // Outside a transaction, `unwrapped` does not keep a write out of one.
+    sql.unwrapped(() => sql.write(() => {
+      expect(sql.db.inTransaction).toBe(true);
+      insert(5);
+    }));
+    expect(sql.db.inTransaction).toBe(false);
+    sql.db.close();
   });
 });

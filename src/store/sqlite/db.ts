@@ -29,6 +29,13 @@ export interface Sql {
    * so does any failure: rolled-back writes may have updated cached rows.
    */
   write<T>(fn: () => T): T;
+  /**
+   * Runs `fn`, whose outermost `write` then runs in the open transaction directly instead of in
+   * a savepoint of its own (nested writes keep theirs). For a caller that rolls the whole
+   * transaction back when `fn` throws (the group commit): a savepoint there only cost time —
+   * SQLite copies each page a savepoint first changes to a sub-journal.
+   */
+  unwrapped<T>(fn: () => T): T;
   /** Rows of the jobs on the hot paths (row-cache.ts); any write of a job row must update or drop its row. */
   rowCache: RowCache;
 }
@@ -50,6 +57,9 @@ export function openDatabase(path: string, synchronous: SyncMode): Sql {
   // One transaction function for every write: better-sqlite3 builds a wrapper per db.transaction call.
   const tx = db.transaction((fn: () => unknown) => fn());
   const rowCache = new RowCache(db);
+  // Set while a caller of `unwrapped` runs and none of its writes has begun; only honoured inside
+  // a transaction, so a write never runs outside one.
+  let unwrap = false;
   return {
     db,
     stmt(sql: string) {
@@ -69,12 +79,28 @@ export function openDatabase(path: string, synchronous: SyncMode): Sql {
       return s;
     },
     write<T>(fn: () => T): T {
+      if (unwrap && db.inTransaction) {
+        unwrap = false;
+        try {
+          return fn();
+        } finally {
+          unwrap = true;
+        }
+      }
       if (!db.inTransaction) rowCache.clear();
       try {
         return tx.immediate(fn) as T;
       } catch (e) {
         rowCache.clear();
         throw e;
+      }
+    },
+    unwrapped<T>(fn: () => T): T {
+      unwrap = true;
+      try {
+        return fn();
+      } finally {
+        unwrap = false;
       }
     },
     rowCache,

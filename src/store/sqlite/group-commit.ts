@@ -3,9 +3,14 @@
  * better-sqlite3 runs it on the event loop; during a drain two workers' report batches and the
  * dispatcher's assignment often arrive in the same turn of the event loop. The store's hot
  * writes therefore queue here, and all those queued in one turn run in one write transaction —
- * one commit, one fsync — each in its own savepoint, so a call that fails leaves no trace and
- * fails alone. Every caller's promise settles only after the shared commit: durability per call
- * is unchanged.
+ * one commit, one fsync. Every caller's promise settles only after the shared commit:
+ * durability per call is unchanged.
+ *
+ * The calls of a group run without savepoints: a savepoint makes SQLite copy each page it first
+ * changes to a sub-journal, which cost more than anything else in a drain's commit. When a call
+ * throws, or the shared COMMIT fails, nothing of the group is kept and each call runs again in a
+ * transaction of its own, so whatever failed fails only the calls it concerns; calls are
+ * re-run only then, and the store's hot writes fail rarely (conflicting ids, unique keys).
  */
 import type Database from 'better-sqlite3';
 
@@ -15,21 +20,20 @@ interface Queued {
   reject: (error: unknown) => void;
 }
 
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
 /** Queues writes and commits those of one event-loop turn together. */
 export class GroupCommit {
-  readonly #db: Database.Database;
-  /** Runs its argument in a transaction (IMMEDIATE via `.immediate`), or a savepoint inside one. */
+  /** Runs its argument in a transaction (IMMEDIATE via `.immediate`). */
   readonly #tx: Database.Transaction<(fn: () => unknown) => unknown>;
   /** Called whenever writes are rolled back (a call failed, or the whole group). */
   readonly #onRollback: () => void;
+  /** Runs one call inside the open transaction (Sql.unwrapped: its own write opens no savepoint). */
+  readonly #enter: (fn: () => unknown) => unknown;
   #queued: Queued[] = [];
   #timer: NodeJS.Immediate | null = null;
 
-  constructor(db: Database.Database, onRollback: () => void) {
-    this.#db = db;
+  constructor(db: Database.Database, onRollback: () => void, enter: (fn: () => unknown) => unknown = (fn) => fn()) {
     this.#onRollback = onRollback;
+    this.#enter = enter;
     this.#tx = db.transaction((fn: () => unknown) => fn());
   }
 
@@ -56,7 +60,7 @@ export class GroupCommit {
   #alone(q: Queued): void {
     let value: unknown;
     try {
-      value = this.#tx.immediate(q.run);
+      value = this.#tx.immediate(() => this.#enter(q.run));
     } catch (e) {
       this.#onRollback();
       q.reject(e);
@@ -66,20 +70,9 @@ export class GroupCommit {
   }
 
   #together(group: Queued[]): void {
-    const outcomes: Outcome[] = [];
+    let values: unknown[];
     try {
-      this.#tx.immediate(() => {
-        for (const q of group) {
-          try {
-            outcomes.push({ ok: true, value: this.#tx(q.run) });
-          } catch (error) {
-            this.#onRollback();
-            // SQLite ended the whole transaction (I/O error, disk full): let the group fail.
-            if (!this.#db.inTransaction) throw error;
-            outcomes.push({ ok: false, error });
-          }
-        }
-      });
+      values = this.#tx.immediate(() => group.map((q) => this.#enter(q.run))) as unknown[];
     } catch {
       this.#onRollback();
       // Nothing of the group was committed: each call runs again on its own, so whatever
@@ -87,10 +80,6 @@ export class GroupCommit {
       for (const q of group) this.#alone(q);
       return;
     }
-    group.forEach((q, i) => {
-      const o = outcomes[i];
-      if (o.ok) q.resolve(o.value);
-      else q.reject(o.error);
-    });
+    group.forEach((q, i) => q.resolve(values[i]));
   }
 }

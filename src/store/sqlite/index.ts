@@ -45,7 +45,7 @@ class SqliteStore implements Store {
 
   constructor(sql: Sql) {
     this.#sql = sql;
-    this.#group = new GroupCommit(sql.db, () => sql.rowCache.clear());
+    this.#group = new GroupCommit(sql.db, () => sql.rowCache.clear(), (fn) => sql.unwrapped(fn));
   }
 
   async migrate(): Promise<void> {
