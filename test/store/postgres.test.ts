@@ -181,6 +181,19 @@ describe('postgres store', () => {
     expect(await plan("SELECT * FROM jobs WHERE status = 'scheduled' AND run_at <= 1 ORDER BY run_at LIMIT 10 FOR UPDATE SKIP LOCKED")).toContain('jobs_scheduled');
   });
 
+  it('reads a function job as a ready head with its handler only, and assigns it whole', async () => {
+    const s = await openOne(freshSchema());
+    const fn = newJob({ type: 'function', payload: { handler: 'resize', args: { big: 'x'.repeat(1000) } }, deadline: T0 + 60_000, concurrencyKey: 'k' });
+    const cmd = newJob({ payload: { argv: ['echo', 'hi'] } });
+    await s.jobInsertMany({ jobs: [fn, cmd] });
+    const heads = new Map((await s.jobListReadyHeads({ tenants: [TENANT], types: ['function', 'command'], perQueue: 10 })).map((h) => [h.job.id, h.job]));
+    expect(heads.get(fn.id)).toEqual({ id: fn.id, tenant: TENANT, queue: 'default', type: 'function', payload: { handler: 'resize' }, requirements: fn.requirements, runAt: T0, createdAt: T0, deadline: T0 + 60_000, concurrencyKey: 'k' });
+    expect(heads.get(cmd.id)).toMatchObject({ payload: { argv: ['echo', 'hi'] } });
+    expect(heads.get(cmd.id)).not.toHaveProperty('deadline');
+    const [assigned] = await s.jobAssignMany({ now: T0, assignments: [{ jobId: fn.id, workerId: 'w1', leaseToken: v7(), leaseExpiresAt: T0 + 5000 }] });
+    expect(assigned.payload).toEqual(fn.payload);
+  });
+
   it('has the same tables and columns as the SQLite schema (no drift between the engines)', async () => {
     const schema = freshSchema();
     await openOne(schema);

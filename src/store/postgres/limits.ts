@@ -122,13 +122,14 @@ export async function admitWithinCaps(tx: Db, candidates: Job[], caps: QueueCaps
   const [, queueRows, keyRows] = await allInOrder([
     // One statement, locks taken in array order: every server takes them in the same order.
     tx`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${sorted}::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n`.execute(),
+    // Promise.resolve: allInOrder observes each entry through `then`, which a bare [] lacks.
     cappedQueues.length === 0
-      ? []
+      ? Promise.resolve([])
       : tx`SELECT tenant, queue, count(*)::int AS n FROM jobs WHERE status IN ('assigned', 'running')
           AND (tenant, queue) IN (SELECT * FROM unnest(${cappedQueues.map((j) => j.tenant)}::text[], ${cappedQueues.map((j) => j.queue)}::text[]))
           GROUP BY tenant, queue`.execute(),
     keyed.length === 0
-      ? []
+      ? Promise.resolve([])
       : tx`SELECT tenant, concurrency_key, count(*)::int AS n FROM jobs WHERE status IN ('assigned', 'running') AND concurrency_key IS NOT NULL
           AND (tenant, concurrency_key) IN (SELECT * FROM unnest(${keyed.map((j) => j.tenant)}::text[], ${keyed.map((j) => j.concurrencyKey!)}::text[]))
           GROUP BY tenant, concurrency_key`.execute(),
