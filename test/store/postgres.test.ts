@@ -12,6 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { describeStoreContract } from '../../src/store/contract.ts';
 import { newJob, T0, TENANT } from '../../src/store/contract/fixtures.ts';
 import { openStore } from '../../src/store/index.ts';
+import { bindRows, Params } from '../../src/store/postgres/batch.ts';
 import { applyMigrations, loadMigrations, parseTarget } from '../../src/store/postgres/db.ts';
 import { openPostgresStore } from '../../src/store/postgres/index.ts';
 import { applyMigrations as applySqliteMigrations, openDatabase } from '../../src/store/sqlite/db.ts';
@@ -261,6 +262,20 @@ describe('postgres store', () => {
     while (!up && Date.now() < until) up = await store.ping().then(() => true, (e: unknown) => ((e as { code?: string }).code === 'BATON_E_UNAVAILABLE' ? false : Promise.reject(e)));
     expect(up).toBe(true);
     expect((await store.jobInsertMany({ jobs: [newJob()] })).existed).toEqual([false]);
+  });
+
+  it('binds a batch column once when every row has the same value, and the key always as an array', () => {
+    const rows = [{ id: 'a', n: 1, s: 'x' }, { id: 'b', n: 2, s: 'x' }];
+    const cols = [
+      { name: 'id', type: 'text', key: true, value: (r: (typeof rows)[number]) => r.id },
+      { name: 'n', type: 'int4', value: (r: (typeof rows)[number]) => r.n },
+      { name: 's', type: 'text', cast: '::jsonb', value: (r: (typeof rows)[number]) => r.s },
+    ];
+    const p = new Params();
+    expect(bindRows(p, rows, cols)).toEqual({ from: 'unnest($1::text[], $2::int4[]) AS v(id, n)', expr: { id: 'v.id', n: 'v.n', s: '$3::text::jsonb' } });
+    expect(p.values).toEqual([['a', 'b'], [1, 2], 'x']);
+    const all = new Params();
+    expect(bindRows(all, rows.slice(0, 1), cols, 'v', true).from).toBe('unnest($1::text[], $2::int4[], $3::text[]) AS v(id, n, s)');
   });
 
   it('refuses a schema name it would have to quote', async () => {

@@ -314,6 +314,7 @@ export async function jobAssignMany(c: Ctx, p: { assignments: AssignmentInput[];
       loadQueueCaps(tx, ids),
     ]);
     const jobs = new Map<string, Job>(rows.map((r) => [r.id as string, jobFromRow(r as JobRow)]));
+    const before = new Map(jobs);
     // Queue and concurrency-key caps, counted under their locks in this transaction (004_schedules.sql).
     const pending = p.assignments.map((a) => jobs.get(a.jobId)).filter((j): j is Job => j !== undefined && j.status === 'pending');
     const admitted = await admitWithinCaps(tx, pending, caps);
@@ -333,7 +334,7 @@ export async function jobAssignMany(c: Ctx, p: { assignments: AssignmentInput[];
       jobs.set(job.id, r.job);
       results.push(r);
     }
-    defer(writeResults(tx, results));
+    defer(writeResults(tx, results, before));
     return results.map((r) => r.job);
   });
 }

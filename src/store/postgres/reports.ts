@@ -93,6 +93,8 @@ export async function reportApplyMany(c: Ctx, p: { workerId: string; reports: Re
       withDependents(tx, ids),
       loadAttemptLeases(tx, p.reports.filter((r): r is LogReport => r.kind === 'log')),
     ]);
+    // The jobs as read: the UPDATE then sets only the columns the batch changed.
+    const before = new Map(jobs);
     const out: BatchWrites = { results: [], logs: [], wake: [] };
     const outcomes = p.reports.map((r): ReportOutcome => {
       try {
@@ -104,7 +106,7 @@ export async function reportApplyMany(c: Ctx, p: { workerId: string; reports: Re
       }
     });
     // The writes go out now; whatever follows on the connection sees them.
-    defer(writeResults(tx, out.results));
+    defer(writeResults(tx, out.results, before));
     // Jobs this batch ended that have dependents (released or cancelled here, in this same
     // transaction) or failed (compensation jobs): only these need the extra round trips.
     const ended = [...new Set(out.results.map((r) => r.job.id))]
@@ -137,6 +139,7 @@ export async function leaseExtend(
   if (p.leases.length === 0) return { lost: [] };
   return inTx(c.sql, async (tx, defer) => {
     const jobs = await lockJobs(tx, [...new Set(p.leases.map((l) => l.jobId))]);
+    const before = new Map(jobs);
     const lost: LeaseRef[] = [];
     const results: TransitionResult[] = [];
     for (const l of p.leases) {
@@ -156,7 +159,7 @@ export async function leaseExtend(
       results.push(r);
     }
     // Sent with the COMMIT: two round trips in all.
-    defer(writeResults(tx, results));
+    defer(writeResults(tx, results, before));
     return { lost };
   });
 }

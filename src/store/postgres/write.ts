@@ -13,6 +13,7 @@
 import { BatonError } from '../../core/errors.ts';
 import type { TransitionResult } from '../../core/transition.ts';
 import type { Attempt, AuditInput, Job } from '../../core/types.ts';
+import { sendBatch, type Column } from './batch.ts';
 import type { Db, Pool } from './db.ts';
 import { jobFromRow, jsonText, type JobRow } from './rows.ts';
 
@@ -44,8 +45,10 @@ interface PendingAttempt {
 /**
  * Writes the outcome of several `transition` calls, in order: the last state of each job, and
  * each attempt row once, its changes merged in order (a batch may move one job several times).
+ * With `before` (the jobs as read, by id) the UPDATE of jobs sets only the columns that some job
+ * of the batch changed; columns with one value for the whole batch are bound once (batch.ts).
  */
-export function writeResults(tx: Db, results: TransitionResult[]): Promise<unknown> {
+export function writeResults(tx: Db, results: TransitionResult[], before?: ReadonlyMap<string, Job>): Promise<unknown> {
   if (results.length === 0) return Promise.resolve();
   const jobs = new Map<string, Job>();
   const attempts = new Map<string, PendingAttempt>();
@@ -69,55 +72,99 @@ export function writeResults(tx: Db, results: TransitionResult[]): Promise<unkno
   // Independent statements (other rows, other tables): sent together, the client pipelines them
   // on the transaction's connection and the server runs them in this order — one round trip
   // of waiting instead of three.
-  return Promise.all([updateJobStates(tx, [...jobs.values()]), insertAttempts(tx, all.filter((a) => a.insert)), updateAttempts(tx, all.filter((a) => !a.insert))]);
+  return Promise.all([updateJobStates(tx, [...jobs.values()], before), insertAttempts(tx, all.filter((a) => a.insert)), updateAttempts(tx, all.filter((a) => !a.insert))]);
 }
 
-function updateJobStates(tx: Db, jobs: Job[]): Promise<unknown> {
-  return tx`UPDATE jobs AS j SET status = v.status, run_at = v.run_at, attempt = v.attempt, attempt_base = v.attempt_base,
-      lease_token = v.lease_token, lease_expires_at = v.lease_expires_at, worker_id = v.worker_id, progress = v.progress,
-      result = v.result::jsonb, error = v.error::jsonb, reason = v.reason, updated_at = v.updated_at,
-      started_at = v.started_at, completed_at = v.completed_at
-    FROM unnest(${jobs.map((j) => j.id)}::text[], ${jobs.map((j) => j.status)}::text[], ${jobs.map((j) => j.runAt)}::int8[],
-      ${jobs.map((j) => j.attempt)}::int4[], ${jobs.map((j) => j.attemptBase)}::int4[], ${jobs.map((j) => j.leaseToken)}::text[],
-      ${jobs.map((j) => j.leaseExpiresAt)}::int8[], ${jobs.map((j) => j.workerId)}::text[], ${jobs.map((j) => j.progress)}::float8[],
-      ${jobs.map((j) => jsonText(j.result))}::text[], ${jobs.map((j) => jsonText(j.error))}::text[], ${jobs.map((j) => j.reason)}::text[],
-      ${jobs.map((j) => j.updatedAt)}::int8[], ${jobs.map((j) => j.startedAt)}::int8[], ${jobs.map((j) => j.completedAt)}::int8[])
-      AS v(id, status, run_at, attempt, attempt_base, lease_token, lease_expires_at, worker_id, progress, result, error, reason,
-        updated_at, started_at, completed_at)
-    WHERE j.id = v.id`.execute();
+/** The columns of jobs that a transition may change, with the Job field each holds. */
+const JOB_STATE: (Column<Job> & { field: keyof Job })[] = [
+  { name: 'status', type: 'text', field: 'status', value: (j) => j.status },
+  { name: 'run_at', type: 'int8', field: 'runAt', value: (j) => j.runAt },
+  { name: 'attempt', type: 'int4', field: 'attempt', value: (j) => j.attempt },
+  { name: 'attempt_base', type: 'int4', field: 'attemptBase', value: (j) => j.attemptBase },
+  { name: 'lease_token', type: 'text', field: 'leaseToken', value: (j) => j.leaseToken },
+  { name: 'lease_expires_at', type: 'int8', field: 'leaseExpiresAt', value: (j) => j.leaseExpiresAt },
+  { name: 'worker_id', type: 'text', field: 'workerId', value: (j) => j.workerId },
+  { name: 'progress', type: 'float8', field: 'progress', value: (j) => j.progress },
+  { name: 'result', type: 'text', cast: '::jsonb', field: 'result', value: (j) => jsonText(j.result) },
+  { name: 'error', type: 'text', cast: '::jsonb', field: 'error', value: (j) => jsonText(j.error) },
+  { name: 'reason', type: 'text', field: 'reason', value: (j) => j.reason },
+  { name: 'updated_at', type: 'int8', field: 'updatedAt', value: (j) => j.updatedAt },
+  { name: 'started_at', type: 'int8', field: 'startedAt', value: (j) => j.startedAt },
+  { name: 'completed_at', type: 'int8', field: 'completedAt', value: (j) => j.completedAt },
+];
+const JOB_ID: Column<Job> = { name: 'id', type: 'text', key: true, value: (j) => j.id };
+
+function updateJobStates(tx: Db, jobs: Job[], before: ReadonlyMap<string, Job> | undefined): Promise<unknown> {
+  // A column no job changed is left out (an object field counts as changed unless it is the
+  // same object: transition copies the job, so an untouched field keeps its value).
+  const cols = JOB_STATE.filter((c) => before === undefined || jobs.some((j) => {
+    const b = before.get(j.id);
+    return b === undefined || b[c.field] !== j[c.field];
+  }));
+  if (cols.length === 0) return Promise.resolve();
+  return sendBatch(tx, jobs, [JOB_ID, ...cols], (b) =>
+    `UPDATE jobs AS j SET ${cols.map((c) => `${c.name} = ${b.expr[c.name]}`).join(', ')} FROM ${b.from} WHERE j.id = ${b.expr.id}`);
 }
+
+const ATTEMPT_INSERT: Column<PendingAttempt>[] = [
+  { name: 'job_id', type: 'text', key: true, value: (a) => a.jobId },
+  { name: 'attempt', type: 'int4', value: (a) => a.attempt },
+  { name: 'tenant', type: 'text', value: (a) => a.tenant },
+  { name: 'worker_id', type: 'text', value: (a) => a.workerId },
+  { name: 'lease_token', type: 'text', value: (a) => a.leaseToken },
+  { name: 'status', type: 'text', value: (a) => a.fields.status ?? 'assigned' },
+  { name: 'assigned_at', type: 'int8', value: (a) => a.fields.assignedAt ?? 0 },
+  { name: 'started_at', type: 'int8', value: (a) => a.fields.startedAt ?? null },
+  { name: 'ended_at', type: 'int8', value: (a) => a.fields.endedAt ?? null },
+  { name: 'exit_code', type: 'int4', value: (a) => a.fields.exitCode ?? null },
+  { name: 'error', type: 'text', cast: '::jsonb', value: (a) => jsonText(a.fields.error) },
+];
 
 function insertAttempts(tx: Db, rows: PendingAttempt[]): Promise<unknown> {
   if (rows.length === 0) return Promise.resolve();
-  const f = (a: PendingAttempt) => a.fields;
-  return tx`INSERT INTO job_attempts (job_id, attempt, tenant, worker_id, lease_token, status, assigned_at, started_at, ended_at, exit_code, error)
-    SELECT job_id, attempt, tenant, worker_id, lease_token, status, assigned_at, started_at, ended_at, exit_code, error::jsonb
-    FROM unnest(${rows.map((a) => a.jobId)}::text[], ${rows.map((a) => a.attempt)}::int4[], ${rows.map((a) => a.tenant)}::text[],
-      ${rows.map((a) => a.workerId)}::text[], ${rows.map((a) => a.leaseToken)}::text[], ${rows.map((a) => f(a).status ?? 'assigned')}::text[],
-      ${rows.map((a) => f(a).assignedAt ?? 0)}::int8[], ${rows.map((a) => f(a).startedAt ?? null)}::int8[],
-      ${rows.map((a) => f(a).endedAt ?? null)}::int8[], ${rows.map((a) => f(a).exitCode ?? null)}::int4[],
-      ${rows.map((a) => jsonText(f(a).error))}::text[])
-      AS v(job_id, attempt, tenant, worker_id, lease_token, status, assigned_at, started_at, ended_at, exit_code, error)`.execute();
+  return sendBatch(tx, rows, ATTEMPT_INSERT, (b) =>
+    `INSERT INTO job_attempts (${ATTEMPT_INSERT.map((c) => c.name).join(', ')}) SELECT ${ATTEMPT_INSERT.map((c) => b.expr[c.name]).join(', ')} FROM ${b.from}`);
 }
+
+/** Columns of job_attempts an attempt change may set, by Attempt field. */
+const ATTEMPT_FIELDS: Partial<Record<keyof Attempt, { name: string; type: string; cast?: string }>> = {
+  status: { name: 'status', type: 'text' },
+  startedAt: { name: 'started_at', type: 'int8' },
+  endedAt: { name: 'ended_at', type: 'int8' },
+  exitCode: { name: 'exit_code', type: 'int4' },
+  error: { name: 'error', type: 'text', cast: '::jsonb' },
+};
 
 function updateAttempts(tx: Db, rows: PendingAttempt[]): Promise<unknown> {
   if (rows.length === 0) return Promise.resolve();
-  // A `has_` flag per field: a field the change leaves out keeps its value, one set to null is
-  // cleared. Flags are 0/1 ints because the client binds a JS boolean array as a scalar.
-  const has = (k: keyof Attempt) => rows.map((a) => (k in a.fields ? 1 : 0));
-  const val = <K extends keyof Attempt>(k: K) => rows.map((a) => (a.fields[k] ?? null) as Attempt[K] | null);
-  return tx`UPDATE job_attempts AS a SET
-      status = CASE WHEN v.has_status = 1 THEN v.status ELSE a.status END,
-      started_at = CASE WHEN v.has_started_at = 1 THEN v.started_at ELSE a.started_at END,
-      ended_at = CASE WHEN v.has_ended_at = 1 THEN v.ended_at ELSE a.ended_at END,
-      exit_code = CASE WHEN v.has_exit_code = 1 THEN v.exit_code ELSE a.exit_code END,
-      error = CASE WHEN v.has_error = 1 THEN v.error::jsonb ELSE a.error END
-    FROM unnest(${rows.map((a) => a.jobId)}::text[], ${rows.map((a) => a.attempt)}::int4[],
-      ${has('status')}::int4[], ${val('status')}::text[], ${has('startedAt')}::int4[], ${val('startedAt')}::int8[],
-      ${has('endedAt')}::int4[], ${val('endedAt')}::int8[], ${has('exitCode')}::int4[], ${val('exitCode')}::int4[],
-      ${has('error')}::int4[], ${rows.map((a) => jsonText(a.fields.error))}::text[])
-      AS v(job_id, attempt, has_status, status, has_started_at, started_at, has_ended_at, ended_at, has_exit_code, exit_code, has_error, error)
-    WHERE a.job_id = v.job_id AND a.attempt = v.attempt`.execute();
+  // One UPDATE per set of fields changed (a batch of one kind of report has one): a field the
+  // change leaves out keeps its value, one set to null is cleared.
+  const groups = new Map<string, PendingAttempt[]>();
+  for (const a of rows) {
+    const k = (Object.keys(a.fields) as (keyof Attempt)[]).filter((f) => ATTEMPT_FIELDS[f] !== undefined).sort().join(',');
+    const g = groups.get(k);
+    if (g === undefined) groups.set(k, [a]);
+    else g.push(a);
+  }
+  const sent: Promise<unknown>[] = [];
+  for (const [k, group] of groups) {
+    if (k === '') continue;
+    const fields = k.split(',') as (keyof Attempt)[];
+    const cols: Column<PendingAttempt>[] = [
+      { name: 'job_id', type: 'text', key: true, value: (a) => a.jobId },
+      { name: 'attempt', type: 'int4', value: (a) => a.attempt },
+      ...fields.map((f) => {
+        const d = ATTEMPT_FIELDS[f]!;
+        return { name: d.name, type: d.type, cast: d.cast, value: (a: PendingAttempt) => (f === 'error' ? jsonText(a.fields.error) : (a.fields[f] ?? null)) };
+      }),
+    ];
+    sent.push(
+      sendBatch(tx, group, cols, (b) =>
+        `UPDATE job_attempts AS a SET ${cols.slice(2).map((c) => `${c.name} = ${b.expr[c.name]}`).join(', ')}
+          FROM ${b.from} WHERE a.job_id = ${b.expr.job_id} AND a.attempt = ${b.expr.attempt}`),
+    );
+  }
+  return Promise.all(sent);
 }
 
 /** Creates the queue rows of (tenant, name) pairs that do not exist yet, each stamped `at`. */
