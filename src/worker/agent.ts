@@ -14,7 +14,7 @@ import { ContainerUnsupportedExecutor } from './executors/container.ts';
 import { abortedOutcome } from './executors/deadline.ts';
 import { FunctionExecutor } from './executors/function.ts';
 import { HttpExecutor } from './executors/http.ts';
-import type { AbortReason, ExecOutcome, Executor } from './executors/types.ts';
+import type { AbortReason, ExecContext, ExecOutcome, Executor, LogStream } from './executors/types.ts';
 import { helloFor, resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
 import { DEFAULT_MAX_RESULT_BYTES, lease, limitResult, toReport } from './outcomes.ts';
 import { attemptKey, ReportQueue, type Verdicted } from './reports.ts';
@@ -40,14 +40,72 @@ export interface RunningWorker {
   off<E extends WorkerEventName>(event: E, fn: (value: WorkerEvents[E]) => void): RunningWorker;
 }
 
-interface AttemptRecord {
-  a: Assignment;
-  key: string;
+/**
+ * One attempt on this worker, and the context its executor runs with. The stop signal is made
+ * only when an executor or handler reads it; a stop before that is remembered and handed to
+ * whoever asks later (see `onStop` and `signal`).
+ */
+class AttemptRecord implements ExecContext {
   /** queued: waiting for a slot; running: in its executor; reporting: outcome not yet acked. */
-  state: 'queued' | 'running' | 'reporting';
-  ctl: AbortController;
+  state: 'queued' | 'running' | 'reporting' = 'queued';
   /** Set once the attempt stopped being ours to report on. */
-  fate: 'cancelled' | 'lost' | null;
+  fate: 'cancelled' | 'lost' | null = null;
+  private ctl: AbortController | null = null;
+  private stopReason: AbortReason | null = null;
+  private stopFns: Array<(reason: unknown) => void> | null = null;
+
+  constructor(
+    readonly a: Assignment,
+    readonly key: string,
+    private readonly reports: ReportQueue,
+  ) {}
+
+  log(stream: LogStream, data: string): void {
+    if (this.fate === null) this.reports.log(this.key, stream, data);
+  }
+
+  progress(pct: number): void {
+    if (this.fate === null) this.reports.progress(this.key, pct);
+  }
+
+  get signal(): AbortSignal {
+    if (this.ctl === null) {
+      this.ctl = new AbortController();
+      if (this.stopReason !== null) this.ctl.abort(this.stopReason);
+    }
+    return this.ctl.signal;
+  }
+
+  onStop(fn: (reason: unknown) => void): () => void {
+    if (this.stopReason !== null) {
+      fn(this.stopReason);
+      return noop;
+    }
+    (this.stopFns ??= []).push(fn);
+    return unhookFrom(this, fn);
+  }
+
+  unhook(fn: (reason: unknown) => void): void {
+    const i = this.stopFns?.indexOf(fn) ?? -1;
+    if (i >= 0) this.stopFns!.splice(i, 1);
+  }
+
+  /** Stops the attempt: aborts its signal (if made) and tells its onStop listeners, once. */
+  stop(reason: AbortReason): void {
+    if (this.stopReason !== null) return;
+    this.stopReason = reason;
+    this.ctl?.abort(reason);
+    const fns = this.stopFns;
+    this.stopFns = null;
+    if (fns) for (const fn of fns) fn(reason);
+  }
+}
+
+function noop(): void {}
+
+// A factory, so the closure is anonymous (tsx pays a defineProperty per named closure made).
+function unhookFrom(rec: AttemptRecord, fn: (reason: unknown) => void): () => void {
+  return () => rec.unhook(fn);
 }
 
 /** Starts a worker agent; it connects in the background (see `whenConnected` and events). */
@@ -65,7 +123,9 @@ class WorkerAgent implements RunningWorker {
   private readonly executors: Record<JobType, Executor>;
   private readonly attempts = new Map<string, AttemptRecord>();
   private readonly waiting: string[] = [];
-  private readonly runs = new Set<Promise<void>>();
+  /** Attempts in their executor (state running), and waiters for when none is. */
+  private active = 0;
+  private idleRunWaiters: Array<() => void> = [];
   private workerId: string | null = null;
   private welcomed = false;
   private heartbeatMs = 2000;
@@ -107,9 +167,7 @@ class WorkerAgent implements RunningWorker {
   }
 
   running(): number {
-    let n = 0;
-    for (const r of this.attempts.values()) if (r.state === 'running') n++;
-    return n;
+    return this.active;
   }
 
   whenConnected(): Promise<void> {
@@ -152,12 +210,12 @@ class WorkerAgent implements RunningWorker {
     this.closing = (async () => {
       this.returnQueued();
       this.reports.flush();
-      for (const r of this.attempts.values()) if (r.state === 'running') r.ctl.abort('closing' satisfies AbortReason);
+      for (const r of this.attempts.values()) if (r.state === 'running') r.stop('closing');
       this.waiting.length = 0;
       for (const [key, r] of this.attempts) if (r.state === 'queued') this.attempts.delete(key);
       this.checkNoWork();
       this.stopHeartbeat();
-      await Promise.all([...this.runs]);
+      await this.whenNoRuns();
       this.reports.stop();
       await this.conn.stop();
       this.log.info({ workerId: this.workerId }, 'worker closed');
@@ -270,8 +328,7 @@ class WorkerAgent implements RunningWorker {
     this.emit('acked', { batch });
   }
 
-  private onVerdict({ report, verdict, resent }: Verdicted): void {
-    const key = attemptKey(report);
+  private onVerdict({ key, report, verdict, resent }: Verdicted): void {
     const rec = this.attempts.get(key);
     const ours = rec !== undefined && rec.a.leaseToken === report.leaseToken;
     const isOutcome = report.kind === 'completed' || report.kind === 'failed' || report.kind === 'returned';
@@ -313,9 +370,9 @@ class WorkerAgent implements RunningWorker {
     const key = attemptKey(a);
     if (this.closing) return;
     if (this.attempts.has(key)) return; // a re-sent assignment we already hold
-    this.attempts.set(key, { a, key, state: 'queued', ctl: new AbortController(), fate: null });
+    this.attempts.set(key, new AttemptRecord(a, key, this.reports));
     this.waiting.push(key);
-    this.log.info({ jobId: a.jobId, attempt: a.attempt, type: a.type, name: a.name }, 'attempt assigned');
+    if (this.log.isLevelEnabled('info')) this.log.info({ jobId: a.jobId, attempt: a.attempt, type: a.type, name: a.name }, 'attempt assigned');
     this.emit('assigned', a);
     this.pump();
   }
@@ -335,51 +392,67 @@ class WorkerAgent implements RunningWorker {
   }
 
   private pump(): void {
-    while (this.waiting.length > 0 && this.running() < this.o.capacity && !this.closing) {
+    while (this.waiting.length > 0 && this.active < this.o.capacity && !this.closing) {
       const rec = this.attempts.get(this.waiting.shift()!);
       if (!rec || rec.state !== 'queued') continue;
       rec.state = 'running';
+      this.active++;
       this.reports.started(rec.a);
-      const p = this.run(rec).finally(() => {
-        this.runs.delete(p);
-        this.pump();
-        this.checkNoWork();
-      });
-      this.runs.add(p);
+      void this.run(rec);
     }
   }
 
+  /** Runs one attempt to its end and reports it; never rejects. */
   private async run(rec: AttemptRecord): Promise<void> {
+    try {
+      await this.execute(rec);
+    } catch (e) {
+      // Only a bug of the agent's own reporting path gets here; the slot must still free.
+      this.log.error({ err: e, jobId: rec.a.jobId }, 'worker failed to finish an attempt');
+    }
+    this.pump();
+    this.checkNoWork();
+  }
+
+  /** The attempt left its executor: its slot is free (before anyone hears it finished). */
+  private leftExecutor(): void {
+    this.active--;
+    if (this.active === 0 && this.idleRunWaiters.length > 0) {
+      const ws = this.idleRunWaiters;
+      this.idleRunWaiters = [];
+      for (const w of ws) w();
+    }
+  }
+
+  private whenNoRuns(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleRunWaiters.push(resolve));
+  }
+
+  private async execute(rec: AttemptRecord): Promise<void> {
     const { a, key } = rec;
     const executor: Executor | undefined = Object.hasOwn(this.executors, a.type) ? this.executors[a.type] : undefined;
     let outcome: ExecOutcome;
     try {
       if (!executor) throw new Error(`job type "${String(a.type)}" is not supported by this worker`);
-      outcome = await executor.execute(a, {
-        log: (stream, data) => {
-          if (rec.fate === null) this.reports.log(key, stream, data);
-        },
-        progress: (pct) => {
-          if (rec.fate === null) this.reports.progress(key, pct);
-        },
-        signal: rec.ctl.signal,
-      });
+      outcome = await executor.execute(a, rec);
     } catch (e) {
       this.log.error({ err: e, jobId: a.jobId }, 'executor crashed');
       outcome = { ok: false, error: { code: 'BATON_E_EXECUTION_FAILED', message: `the worker could not run the attempt: ${(e as Error).message}` } };
     }
+    this.leftExecutor();
     if (rec.fate === 'lost' || this.closing) {
       this.attempts.delete(key);
       this.reports.drop(key);
-      this.emit('finished', { jobId: a.jobId, attempt: a.attempt, outcome, reported: false });
+      if (this.events.listenerCount('finished') > 0) this.emit('finished', { jobId: a.jobId, attempt: a.attempt, outcome, reported: false });
       return;
     }
     if (rec.fate === 'cancelled') outcome = abortedOutcome('cancelled');
     outcome = limitResult(outcome, this.maxResultBytes);
     rec.state = 'reporting';
     this.reports.finish(key, toReport(a, outcome));
-    this.log.info({ jobId: a.jobId, attempt: a.attempt, ok: outcome.ok, code: outcome.ok ? undefined : outcome.error.code }, 'attempt finished');
-    this.emit('finished', { jobId: a.jobId, attempt: a.attempt, outcome, reported: true });
+    if (this.log.isLevelEnabled('info')) this.log.info({ jobId: a.jobId, attempt: a.attempt, ok: outcome.ok, code: outcome.ok ? undefined : outcome.error.code }, 'attempt finished');
+    if (this.events.listenerCount('finished') > 0) this.emit('finished', { jobId: a.jobId, attempt: a.attempt, outcome, reported: true });
   }
 
   private cancel(jobId: string, attempt: number, reason: string): void {
@@ -393,7 +466,7 @@ class WorkerAgent implements RunningWorker {
       this.checkNoWork();
     } else if (rec.state === 'running' && rec.fate === null) {
       rec.fate = 'cancelled';
-      rec.ctl.abort('cancelled' satisfies AbortReason);
+      rec.stop('cancelled');
     }
   }
 
@@ -407,7 +480,7 @@ class WorkerAgent implements RunningWorker {
     if (rec.state === 'running') {
       this.log.warn({ jobId: l.jobId, attempt: l.attempt, why }, 'attempt lost; stopping it');
       rec.fate = 'lost';
-      rec.ctl.abort('lost' satisfies AbortReason);
+      rec.stop('lost');
     } else {
       this.attempts.delete(key);
       this.checkNoWork();

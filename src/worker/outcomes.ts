@@ -21,6 +21,7 @@ export function lease(a: LeaseHeld): LeaseHeld {
  */
 export function limitResult(o: ExecOutcome, maxResultBytes: number): ExecOutcome {
   if (!o.ok) return o;
+  if (clearlySmall(o.result, maxResultBytes)) return o;
   const exit = o.exitCode !== undefined ? { exitCode: o.exitCode } : {};
   let size: number;
   try {
@@ -42,7 +43,16 @@ export function limitResult(o: ExecOutcome, maxResultBytes: number): ExecOutcome
 
 /** The `completed` or `failed` report of an attempt. */
 export function toReport(a: Assignment, o: ExecOutcome, now = Date.now()): OutcomeReport {
-  const base = { ...lease(a), at: now };
-  if (o.ok) return { ...base, kind: 'completed', result: o.result ?? null, exitCode: o.exitCode ?? null };
-  return { ...base, kind: 'failed', error: o.error, exitCode: o.exitCode ?? null, ...(o.timedOut ? { timedOut: true } : {}) };
+  // Built field by field (not spread): this runs once per job.
+  if (o.ok) return { jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: now, kind: 'completed', result: o.result ?? null, exitCode: o.exitCode ?? null };
+  const r: OutcomeReport = { jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: now, kind: 'failed', error: o.error, exitCode: o.exitCode ?? null };
+  if (o.timedOut) r.timedOut = true;
+  return r;
+}
+
+/** True for a result whose JSON surely fits (a primitive, or a short string): no need to serialise it twice. */
+function clearlySmall(v: unknown, maxBytes: number): boolean {
+  if (v === null || v === undefined || typeof v === 'boolean' || typeof v === 'number') return maxBytes >= 32;
+  // At most 6 bytes of JSON per UTF-16 unit (\uXXXX), plus the quotes.
+  return typeof v === 'string' && v.length * 6 + 2 <= maxBytes;
 }

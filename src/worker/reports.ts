@@ -5,6 +5,11 @@
  * arrives or the flush interval passes (or at once when 500 are waiting);
  * a batch stays in the outbox until the server's `ack` arrives, and the whole outbox is sent
  * again, in order, after a reconnect. The server de-duplicates, so re-sending is always safe.
+ *
+ * A `started` still waiting to be sent when its attempt's `completed` is queued is dropped: the
+ * server takes `completed` straight from `assigned` (and stamps the start then), so a short job
+ * costs one report instead of two. A failure keeps its `started`, so the attempt records when
+ * it began running.
  */
 import type { LeaseHeld, Report, ReportVerdict } from '../core/protocol.ts';
 import type { LogStream } from './executors/types.ts';
@@ -28,6 +33,8 @@ export type OutcomeReport = Extract<Report, { kind: 'completed' | 'failed' | 're
 
 interface Staged {
   lease: LeaseHeld;
+  /** The attempt's `started` report, while it may still be waiting in `pending`. */
+  startedEntry: Pending | null;
   seq: number;
   stream: LogStream | null;
   pieces: string[];
@@ -41,18 +48,27 @@ interface Staged {
 interface Pending {
   key: string;
   report: Report;
-  json: string;
+  /**
+   * The report's JSON, made when it is queued (a result the handler mutates later must not
+   * change what is sent); null for a `started`, ours and immutable, serialised only if it goes.
+   */
+  json: string | null;
+  /** Queued to go; sent (in the outbox); or superseded before it went (a coalesced `started`). */
+  state: 'queued' | 'sent' | 'dropped';
 }
 
 interface OutboxBatch {
   batch: number;
   reports: Report[];
+  keys: string[];
   json: string;
   resent: boolean;
 }
 
 /** One report of an acknowledged batch with the server's verdict on it. */
 export interface Verdicted {
+  /** The attempt's key ({@link attemptKey}). */
+  key: string;
   report: Report;
   verdict: ReportVerdict;
   /** True when the batch had been sent more than once (a refusal may just be a duplicate). */
@@ -75,6 +91,8 @@ export interface ReportQueueOptions {
 export class ReportQueue {
   private readonly staged = new Map<string, Staged>();
   private pending: Pending[] = [];
+  /** Entries of `pending` marked dropped, skipped when sending. */
+  private droppedCount = 0;
   private readonly outbox = new Map<number, OutboxBatch>();
   private nextBatch = 1;
   private timer: NodeJS.Timeout | null = null;
@@ -93,8 +111,11 @@ export class ReportQueue {
   /** Starts tracking an attempt and queues its `started` report. */
   started(lease: LeaseHeld): void {
     const key = attemptKey(lease);
-    this.staged.set(key, { lease: pick(lease), seq: 0, stream: null, pieces: [], bytes: 0, total: 0, truncated: false, progress: null });
-    this.push(key, { ...pick(lease), at: this.now(), kind: 'started' });
+    const l = pick(lease);
+    const entry: Pending = { key, report: { jobId: l.jobId, attempt: l.attempt, leaseToken: l.leaseToken, at: this.now(), kind: 'started' }, json: null, state: 'queued' };
+    this.staged.set(key, { lease: l, startedEntry: entry, seq: 0, stream: null, pieces: [], bytes: 0, total: 0, truncated: false, progress: null });
+    this.pending.push(entry);
+    this.schedule();
   }
 
   /** Appends output of an attempt; ignored when the attempt is not tracked (ended or dropped). */
@@ -134,6 +155,10 @@ export class ReportQueue {
     if (s) {
       this.drainStaged(key, s);
       this.staged.delete(key);
+      if (outcome.kind === 'completed' && s.startedEntry?.state === 'queued') {
+        s.startedEntry.state = 'dropped';
+        this.droppedCount++;
+      }
     }
     this.push(key, outcome);
   }
@@ -142,6 +167,8 @@ export class ReportQueue {
   drop(key: string): void {
     this.staged.delete(key);
     this.pending = this.pending.filter((p) => p.key !== key);
+    this.droppedCount = 0;
+    for (const p of this.pending) if (p.state === 'dropped') this.droppedCount++;
     this.checkIdle();
   }
 
@@ -155,24 +182,35 @@ export class ReportQueue {
       clearImmediate(this.immediate);
       this.immediate = null;
     }
-    for (const [key, s] of this.staged) this.drainStaged(key, s);
-    while (this.pending.length > 0) {
-      let bytes = 0;
-      let n = 0;
-      while (n < this.pending.length && n < MAX_BATCH_REPORTS) {
-        const size = this.pending[n].json.length + 1;
-        if (n > 0 && bytes + size > MAX_BATCH_BYTES) break;
-        bytes += size;
+    for (const [key, s] of this.staged) if (s.pieces.length > 0 || s.progress !== null) this.drainStaged(key, s);
+    if (this.droppedCount > 0) {
+      this.pending = this.pending.filter((p) => p.state !== 'dropped');
+      this.droppedCount = 0;
+    }
+    let from = 0;
+    while (from < this.pending.length) {
+      const reports: Report[] = [];
+      const keys: string[] = [];
+      let json = '';
+      let n = from;
+      while (n < this.pending.length && reports.length < MAX_BATCH_REPORTS) {
+        const p = this.pending[n];
+        const one = (p.json ??= JSON.stringify(p.report));
+        if (reports.length > 0 && json.length + one.length + 1 > MAX_BATCH_BYTES) break;
+        json = reports.length > 0 ? `${json},${one}` : one;
+        reports.push(p.report);
+        keys.push(p.key);
         n++;
       }
-      const take = this.pending.slice(0, n);
       const batch = this.nextBatch;
-      const json = `{"t":"reports","batch":${batch},"reports":[${take.map((p) => p.json).join(',')}]}`;
-      if (!this.opts.send(json)) return;
+      const msg = `{"t":"reports","batch":${batch},"reports":[${json}]}`;
+      if (!this.opts.send(msg)) break;
+      for (let i = from; i < n; i++) this.pending[i].state = 'sent';
       this.nextBatch++;
-      this.pending = this.pending.slice(n);
-      this.outbox.set(batch, { batch, reports: take.map((p) => p.report), json, resent: false });
+      from = n;
+      this.outbox.set(batch, { batch, reports, keys, json: msg, resent: false });
     }
+    this.pending = from === this.pending.length ? [] : this.pending.slice(from);
   }
 
   /** Sends every unacknowledged batch again, oldest first (after a reconnect). */
@@ -188,7 +226,7 @@ export class ReportQueue {
     const b = this.outbox.get(batch);
     if (!b) return null;
     this.outbox.delete(batch);
-    const out = b.reports.map((report, i) => ({ report, verdict: verdicts[i] ?? { ok: true as const }, resent: b.resent }));
+    const out = b.reports.map((report, i) => ({ key: b.keys[i], report, verdict: verdicts[i] ?? OK, resent: b.resent }));
     // What gathered while this batch was on its way goes now rather than at the timer.
     if (this.outbox.size === 0 && this.timer !== null) this.schedule();
     this.checkIdle();
@@ -244,7 +282,7 @@ export class ReportQueue {
   }
 
   private push(key: string, report: Report): void {
-    this.pending.push({ key, report, json: JSON.stringify(report) });
+    this.pending.push(entry(key, report));
     this.schedule();
   }
 
@@ -282,8 +320,10 @@ export class ReportQueue {
   }
 }
 
+const OK: ReportVerdict = { ok: true };
+
 function entry(key: string, report: Report): Pending {
-  return { key, report, json: JSON.stringify(report) };
+  return { key, report, json: JSON.stringify(report), state: 'queued' };
 }
 
 function pick(l: LeaseHeld): LeaseHeld {

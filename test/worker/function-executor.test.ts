@@ -72,6 +72,53 @@ describe('function executor', () => {
     expect(abortedSeen).toBe(true);
   });
 
+  it('gives a handler a context whose parts can be taken apart (const { log, progress, job, signal } = ctx)', async () => {
+    const h = defineHandlers({
+      apart(_args: unknown, ctx) {
+        const { log, progress, job, signal, parents } = ctx;
+        log('from', job.id);
+        progress(10);
+        return { aborted: signal.aborted, parents };
+      },
+    });
+    const ctx = recordingContext();
+    const a = assignmentForTest('function', { handler: 'apart' });
+    expect(await new FunctionExecutor(h).execute(a, ctx)).toEqual({ ok: true, result: { aborted: false, parents: {} } });
+    expect(ctx.text('stdout')).toBe(`from ${a.jobId}\n`);
+    expect(ctx.progressSeen).toEqual([10]);
+  });
+
+  it('fails with function_error when an async handler rejects, and counts the time limit from the call', async () => {
+    const h = defineHandlers({
+      rejects: async () => {
+        throw new Error('later');
+      },
+      // Busy for 80 ms before it returns its promise: the 100 ms limit must not restart then.
+      slowStart: () => {
+        const until = Date.now() + 80;
+        while (Date.now() < until);
+        return new Promise(() => {});
+      },
+    });
+    const ex = new FunctionExecutor(h);
+    expect(await ex.execute(assignmentForTest('function', { handler: 'rejects' }), recordingContext())).toMatchObject({ ok: false, error: { code: 'function_error', message: 'later' } });
+    const t0 = Date.now();
+    const out = await ex.execute(assignmentForTest('function', { handler: 'slowStart' }, { timeoutMs: 100 }), recordingContext());
+    expect(out).toMatchObject({ ok: false, timedOut: true, error: { code: 'BATON_E_TIMEOUT' } });
+    expect(Date.now() - t0).toBeLessThan(170);
+  });
+
+  it('ends as cancelled when the attempt was stopped before the handler returned its promise', async () => {
+    const ctx = recordingContext();
+    const h = defineHandlers({
+      stopsItself: () => {
+        ctx.abort('cancelled');
+        return new Promise(() => {});
+      },
+    });
+    expect(await new FunctionExecutor(h).execute(assignmentForTest('function', { handler: 'stopsItself' }), ctx)).toMatchObject({ ok: false, error: { code: 'cancelled' } });
+  });
+
   it('times out with BATON_E_TIMEOUT even when the handler ignores its signal', async () => {
     const t0 = Date.now();
     const out = await exec.execute(assignmentForTest('function', { handler: 'stubborn' }, { timeoutMs: 100 }), recordingContext());

@@ -30,11 +30,42 @@ describe('report queue', () => {
     q.log(k, 'stderr', 'c');
     q.log(k, 'stdout', 'd');
     q.progress(k, 50);
-    q.finish(k, { ...lease(1), at: 1, kind: 'completed', result: null });
+    q.finish(k, { ...lease(1), at: 1, kind: 'failed', error: { code: 'x', message: 'y' } });
     q.flush();
     expect(sent).toHaveLength(1);
     const rs = sent[0].reports;
-    expect(rs.map((r) => (r.kind === 'log' ? `${r.seq}:${r.stream}:${r.data}` : r.kind))).toEqual(['started', '1:stdout:ab', '2:stderr:c', '3:stdout:d', 'progress', 'completed']);
+    expect(rs.map((r) => (r.kind === 'log' ? `${r.seq}:${r.stream}:${r.data}` : r.kind))).toEqual(['started', '1:stdout:ab', '2:stderr:c', '3:stdout:d', 'progress', 'failed']);
+  });
+
+  it('drops a started still unsent when its attempt completes, keeps it before a failure or once sent', () => {
+    const { q, sent } = queue();
+    q.started(lease(1));
+    q.started(lease(2));
+    q.started(lease(3));
+    q.log(attemptKey(lease(1)), 'stdout', 'out');
+    q.finish(attemptKey(lease(1)), { ...lease(1), at: 1, kind: 'completed', result: 1 });
+    q.finish(attemptKey(lease(2)), { ...lease(2), at: 1, kind: 'failed', error: { code: 'x', message: 'y' } });
+    q.flush();
+    expect(sent[0].reports.map((r) => `${r.jobId}:${r.kind}`)).toEqual(['j2:started', 'j3:started', 'j1:log', 'j1:completed', 'j2:failed']);
+    q.finish(attemptKey(lease(3)), { ...lease(3), at: 1, kind: 'completed', result: 3 });
+    q.flush();
+    expect(sent[1].reports.map((r) => `${r.jobId}:${r.kind}`)).toEqual(['j3:completed']);
+    expect(q.ack(1, sent[0].reports.map(() => ({ ok: true })))!.map((v) => v.key)).toEqual(['j2#1', 'j3#1', 'j1#1', 'j1#1', 'j2#1']);
+  });
+
+  it('keeps a coalesced started out of the queue when the attempt is dropped or the link is down', () => {
+    const { q, sent, setConnected } = queue(false);
+    q.started(lease(1));
+    q.started(lease(2));
+    q.finish(attemptKey(lease(1)), { ...lease(1), at: 1, kind: 'completed', result: null });
+    q.drop(attemptKey(lease(2)));
+    q.flush();
+    expect(sent).toHaveLength(0);
+    setConnected(true);
+    q.flush();
+    expect(sent.map((b) => b.reports.map((r) => `${r.jobId}:${r.kind}`))).toEqual([['j1:completed']]);
+    q.ack(1, [{ ok: true }]);
+    expect(q.idle()).toBe(true);
   });
 
   it('sends at the end of the turn when no batch is in flight, else waits for the ack', async () => {
@@ -88,7 +119,7 @@ describe('report queue', () => {
     expect(sent.map((b) => b.batch)).toEqual([1, 2, 1, 2, 3]);
     expect(sent[2]).toEqual(sent[0]);
     const v = q.ack(1, [{ ok: false, code: 'BATON_E_STALE_ATTEMPT', message: 'old' }]);
-    expect(v).toEqual([{ report: sent[0].reports[0], verdict: { ok: false, code: 'BATON_E_STALE_ATTEMPT', message: 'old' }, resent: true }]);
+    expect(v).toEqual([{ key: 'j1#1', report: sent[0].reports[0], verdict: { ok: false, code: 'BATON_E_STALE_ATTEMPT', message: 'old' }, resent: true }]);
   });
 
   it('drops what a lost attempt has not sent, and nothing of the others', () => {

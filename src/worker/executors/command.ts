@@ -66,7 +66,7 @@ export class CommandExecutor implements Executor {
   }
 
   private run(a: Assignment, argv: string[], cwd: string, env: NodeJS.ProcessEnv, ctx: ExecContext): Promise<ExecOutcome> {
-    const deadline = startDeadline(ctx.signal, a.timeoutMs);
+    const deadline = startDeadline(ctx, a.timeoutMs);
     return new Promise<ExecOutcome>((resolve) => {
       let child: ChildProcess;
       try {
@@ -93,7 +93,7 @@ export class CommandExecutor implements Executor {
         killGroup(child.pid, 'SIGTERM');
         killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), KILL_GRACE_MS);
       };
-      deadline.signal.addEventListener('abort', stop, { once: true });
+      deadline.onStop(stop);
 
       child.on('error', (e) => {
         spawnError = e;
@@ -106,10 +106,9 @@ export class CommandExecutor implements Executor {
       });
       child.on('close', () => {
         if (killTimer) clearTimeout(killTimer);
-        deadline.signal.removeEventListener('abort', stop);
         const timedOut = deadline.timedOut();
-        const aborted = deadline.signal.aborted;
-        const reason = deadline.signal.reason;
+        const aborted = deadline.stopped();
+        const reason = deadline.reason();
         deadline.dispose();
         if (spawnError !== null && exit === null) return resolve(spawnFailed(argv[0], spawnError));
         const r = exit ?? { exitCode: null, signal: null };

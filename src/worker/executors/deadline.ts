@@ -1,43 +1,124 @@
 /**
- * One AbortSignal per attempt that fires on either the agent's signal (cancel, lost, closing)
- * or the attempt's own time limit, remembering which of the two fired first, so an executor
- * can tell a timeout (BATON_E_TIMEOUT) from a cancel.
+ * One stop signal per attempt that fires on either the agent's stop (cancel, lost, closing) or
+ * the attempt's own time limit, remembering which of the two fired first, so an executor can
+ * tell a timeout (BATON_E_TIMEOUT) from a cancel. The AbortSignal is created only when someone
+ * reads it: most short jobs never need one, and at tens of thousands of jobs a second an
+ * AbortController (plus its listeners) per job is a measurable share of the worker's CPU.
  */
 import type { JobError } from '../../core/types.ts';
-import type { ExecOutcome } from './types.ts';
+import type { ExecContext, ExecOutcome } from './types.ts';
 
 /** A combined stop signal for one attempt. */
 export interface Deadline {
-  /** Aborts on the parent signal or when the time limit passes. */
-  signal: AbortSignal;
+  /** Aborts on the parent's stop or when the time limit passes; created on first read. */
+  readonly signal: AbortSignal;
   /** True when the time limit fired (and not a cancel before it). */
   timedOut(): boolean;
-  /** Stops the timer and unhooks from the parent signal; call when the attempt ends. */
+  /** True once the deadline fired, for either reason. */
+  stopped(): boolean;
+  /** Why it fired: 'timeout' or the parent's reason; undefined before. */
+  reason(): unknown;
+  /** Calls `fn` once when the deadline fires (at once when it has); one callback per deadline. */
+  onStop(fn: (reason: unknown) => void): void;
+  /** Stops the timer and unhooks from the parent; call when the attempt ends. */
   dispose(): void;
 }
 
-/** Starts a deadline of `timeoutMs` (null or ≤ 0 means none) under `parent`. */
-export function startDeadline(parent: AbortSignal, timeoutMs: number | null): Deadline {
-  const ctl = new AbortController();
-  let timedOut = false;
-  const onParent = (): void => ctl.abort(parent.reason);
-  if (parent.aborted) ctl.abort(parent.reason);
-  else parent.addEventListener('abort', onParent, { once: true });
-  const timer =
-    timeoutMs !== null && timeoutMs > 0 && !ctl.signal.aborted
-      ? setTimeout(() => {
-          timedOut = true;
-          ctl.abort('timeout');
-        }, timeoutMs)
-      : null;
-  return {
-    signal: ctl.signal,
-    timedOut: () => timedOut,
-    dispose: () => {
-      if (timer) clearTimeout(timer);
-      parent.removeEventListener('abort', onParent);
-    },
-  };
+/** What a deadline listens to: an executor's context (or just an AbortSignal). */
+export type StopParent = Pick<ExecContext, 'signal' | 'onStop'> | AbortSignal;
+
+/**
+ * Starts a deadline of `timeoutMs` (null or ≤ 0 means none) under `parent`, counted from
+ * `startedAt` (default now), so a deadline set up after a handler's synchronous part still
+ * ends the attempt `timeoutMs` after it began.
+ */
+export function startDeadline(parent: StopParent, timeoutMs: number | null, startedAt?: number): Deadline {
+  return new AttemptDeadline(parent, timeoutMs, startedAt);
+}
+
+class AttemptDeadline implements Deadline {
+  private ctl: AbortController | null = null;
+  private fired = false;
+  private why: unknown = undefined;
+  private timeout = false;
+  private timer: NodeJS.Timeout | null = null;
+  private unhook: (() => void) | null = null;
+  private listener: ((reason: unknown) => void) | null = null;
+
+  constructor(parent: StopParent, timeoutMs: number | null, startedAt?: number) {
+    if (parent instanceof AbortSignal) {
+      if (parent.aborted) this.fire(parent.reason);
+      else {
+        const onAbort = (): void => this.fire(parent.reason);
+        parent.addEventListener('abort', onAbort, { once: true });
+        this.unhook = () => parent.removeEventListener('abort', onAbort);
+      }
+    } else if (parent.onStop) {
+      this.unhook = parent.onStop((reason) => this.fire(reason));
+    } else {
+      const signal = parent.signal;
+      if (signal.aborted) this.fire(signal.reason);
+      else {
+        const onAbort = (): void => this.fire(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.unhook = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
+    if (timeoutMs !== null && timeoutMs > 0 && !this.fired) {
+      const left = startedAt === undefined ? timeoutMs : Math.max(0, timeoutMs - (Date.now() - startedAt));
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (this.fired) return;
+        this.timeout = true;
+        this.fire('timeout');
+      }, left);
+    }
+  }
+
+  get signal(): AbortSignal {
+    if (this.ctl === null) {
+      this.ctl = new AbortController();
+      if (this.fired) this.ctl.abort(this.why);
+    }
+    return this.ctl.signal;
+  }
+
+  timedOut(): boolean {
+    return this.timeout;
+  }
+
+  stopped(): boolean {
+    return this.fired;
+  }
+
+  reason(): unknown {
+    return this.why;
+  }
+
+  onStop(fn: (reason: unknown) => void): void {
+    if (this.fired) fn(this.why);
+    else this.listener = fn;
+  }
+
+  dispose(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.unhook?.();
+    this.unhook = null;
+    this.listener = null;
+  }
+
+  private fire(reason: unknown): void {
+    if (this.fired) return;
+    this.fired = true;
+    this.why = reason;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.ctl?.abort(reason);
+    const fn = this.listener;
+    this.listener = null;
+    fn?.(reason);
+  }
 }
 
 /** The outcome of an attempt stopped by its time limit. */

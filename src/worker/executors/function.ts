@@ -5,8 +5,8 @@
  */
 import { format } from 'node:util';
 import type { Assignment } from '../../core/protocol.ts';
-import type { HandlerContext, HandlerMap } from '../sdk.ts';
-import { abortedOutcome, startDeadline, timeoutOutcome } from './deadline.ts';
+import type { HandlerContext, HandlerJob, HandlerMap } from '../sdk.ts';
+import { abortedOutcome, startDeadline, timeoutOutcome, type Deadline } from './deadline.ts';
 import type { ExecContext, ExecOutcome, Executor } from './types.ts';
 
 /** Runs function jobs with the handlers registered on this worker. */
@@ -28,47 +28,118 @@ export class FunctionExecutor implements Executor {
         },
       };
     }
-    const deadline = startDeadline(ctx.signal, a.timeoutMs);
-    let live = true;
-    const hctx: HandlerContext = {
-      job: { id: a.jobId, attempt: a.attempt, name: a.name, queue: a.queue, tenant: a.tenant, metadata: a.metadata },
-      // Output after the attempt ended belongs to nobody: drop it rather than confuse the log.
-      log: (...parts) => {
-        if (live) ctx.log('stdout', `${format(...parts)}\n`);
-      },
-      progress: (pct) => {
-        if (live) ctx.progress(pct);
-      },
-      signal: deadline.signal,
-      parents: a.parents ?? {},
-    };
+    const run = new HandlerRun(a, ctx);
+    let value: unknown;
+    try {
+      value = handler(a.payload.args, run);
+    } catch (e) {
+      run.end();
+      return thrown(e);
+    }
+    // A handler that returned without a promise is done: no cancel or timeout can have come
+    // in between, so the common short job needs no deadline, timer or listener at all.
+    if (!isThenable(value)) {
+      run.end();
+      return { ok: true, result: value };
+    }
+    const deadline = run.deadline();
     const stopped = new Promise<ExecOutcome>((resolve) => {
-      const onAbort = (): void =>
-        resolve(deadline.timedOut() ? timeoutOutcome(a.timeoutMs) : abortedOutcome(deadline.signal.reason));
-      if (deadline.signal.aborted) onAbort();
-      else deadline.signal.addEventListener('abort', onAbort, { once: true });
+      deadline.onStop((reason) => resolve(deadline.timedOut() ? timeoutOutcome(a.timeoutMs) : abortedOutcome(reason)));
     });
-    const ran = (async (): Promise<ExecOutcome> => {
-      try {
-        return { ok: true, result: await handler(a.payload.args, hctx) };
-      } catch (e) {
-        const err = e instanceof Error ? e : new Error(String(e));
-        const code = (err as { code?: unknown }).code;
-        return {
-          ok: false,
-          error: {
-            code: 'function_error',
-            message: err.message || err.name,
-            details: { name: err.name, stack: err.stack ?? null, ...(typeof code === 'string' ? { errorCode: code } : {}) },
-          },
-        };
-      }
-    })();
+    const ran = Promise.resolve(value).then(
+      (result): ExecOutcome => ({ ok: true, result }),
+      thrown,
+    );
     try {
       return await Promise.race([ran, stopped]);
     } finally {
-      live = false;
-      deadline.dispose();
+      run.end();
     }
   }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+function thrown(e: unknown): ExecOutcome {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const code = (err as { code?: unknown }).code;
+  return {
+    ok: false,
+    error: {
+      code: 'function_error',
+      message: err.message || err.name,
+      details: { name: err.name, stack: err.stack ?? null, ...(typeof code === 'string' ? { errorCode: code } : {}) },
+    },
+  };
+}
+
+/**
+ * The context one handler call gets. Its parts are made on first use (getters), so a handler
+ * that never logs or watches its signal costs no closures, AbortController or timer; `log` and
+ * `progress` are still plain functions, so `const { log } = ctx` works.
+ */
+class HandlerRun implements HandlerContext {
+  private live = true;
+  private readonly startedAt = Date.now();
+  private dl: Deadline | null = null;
+  private jobFacts: HandlerJob | null = null;
+  private logFn: HandlerContext['log'] | null = null;
+  private progressFn: HandlerContext['progress'] | null = null;
+  readonly parents: HandlerContext['parents'];
+
+  constructor(
+    private readonly a: Assignment,
+    private readonly ctx: ExecContext,
+  ) {
+    this.parents = a.parents ?? {};
+  }
+
+  get job(): HandlerJob {
+    const a = this.a;
+    return (this.jobFacts ??= { id: a.jobId, attempt: a.attempt, name: a.name, queue: a.queue, tenant: a.tenant, metadata: a.metadata });
+  }
+
+  get log(): HandlerContext['log'] {
+    // Output after the attempt ended belongs to nobody: drop it rather than confuse the log.
+    return (this.logFn ??= logTo(this));
+  }
+
+  get progress(): HandlerContext['progress'] {
+    return (this.progressFn ??= progressTo(this));
+  }
+
+  get signal(): AbortSignal {
+    return this.deadline().signal;
+  }
+
+  /** The attempt's deadline, started on first use but counted from the handler's call. */
+  deadline(): Deadline {
+    return (this.dl ??= startDeadline(this.ctx, this.a.timeoutMs, this.startedAt));
+  }
+
+  write(parts: unknown[]): void {
+    if (this.live) this.ctx.log('stdout', `${format(...parts)}\n`);
+  }
+
+  report(pct: number): void {
+    if (this.live) this.ctx.progress(pct);
+  }
+
+  /** The attempt is over: the context goes inert and the deadline stops. */
+  end(): void {
+    this.live = false;
+    this.dl?.dispose();
+  }
+}
+
+// Made by factories (not inline) so the closures are anonymous: tsx keeps names with a
+// defineProperty call per closure created, which a per-job path would pay every time.
+function logTo(run: HandlerRun): HandlerContext['log'] {
+  return (...parts) => run.write(parts);
+}
+
+function progressTo(run: HandlerRun): HandlerContext['progress'] {
+  return (pct) => run.report(pct);
 }

@@ -45,7 +45,7 @@ export class HttpExecutor implements Executor {
         if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
       }
     }
-    const deadline = startDeadline(ctx.signal, a.timeoutMs);
+    const deadline = startDeadline(ctx, a.timeoutMs);
     const started = Date.now();
     try {
       const res = await fetch(p.url, { method, headers, body, signal: deadline.signal, redirect: 'follow' });
@@ -66,7 +66,7 @@ export class HttpExecutor implements Executor {
       };
     } catch (e) {
       if (deadline.timedOut()) return timeoutOutcome(a.timeoutMs);
-      if (deadline.signal.aborted) return abortedOutcome(deadline.signal.reason);
+      if (deadline.stopped()) return abortedOutcome(deadline.reason());
       const err = e as Error & { cause?: { code?: string; message?: string } };
       const cause = err.cause?.message ?? err.cause?.code;
       return {

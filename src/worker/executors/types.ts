@@ -20,8 +20,17 @@ export interface ExecContext {
    * Aborts when the attempt must stop: cancelled by the server, lost, or the worker closing.
    * The abort reason is an {@link AbortReason}. Timeouts are the executor's own business
    * (it reads `assignment.timeoutMs`), so it can report them as BATON_E_TIMEOUT.
+   *
+   * The agent creates the signal on first read (an AbortSignal per job is measurable at tens of
+   * thousands of jobs a second), so an executor that only needs to hear of the stop should
+   * prefer `onStop`; `startDeadline` (deadline.ts) picks whichever the context offers.
    */
-  signal: AbortSignal;
+  readonly signal: AbortSignal;
+  /**
+   * Optional cheap alternative to listening on `signal`: calls `fn` once with the reason when
+   * the attempt must stop (at once when it already has) and returns a function that unhooks it.
+   */
+  onStop?(fn: (reason: unknown) => void): () => void;
 }
 
 /** Why the agent aborted an attempt, passed as the AbortSignal's reason. */
