@@ -11,7 +11,7 @@ import type { AssignmentInput, Fence, InsertResult, JobInsertOptions, JobListFil
 import { applyInsertExtras, checkUniqueKeys, onJobsEnded } from './graph.ts';
 import { allInOrder, inTx, isUniqueViolation, type Db } from './db.ts';
 import { checkFence } from './leaders.ts';
-import { admitWithinCaps, loadQueueCaps, writeTimeFields } from './limits.ts';
+import { admitWithinCaps, writeTimeFields, type QueueCaps } from './limits.ts';
 import { attemptFromRow, jobFromNew, jobFromRow, type JobRow } from './rows.ts';
 import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, wakes, writeAudit, writeAudits, writeResults, type Ctx } from './write.ts';
 
@@ -297,8 +297,8 @@ export async function jobListReady(sql: Db, p: { tenants: string[]; queues?: str
 /**
  * Assigns each job that is still pending (compare-and-set) and inserts its attempt row; jobs that
  * moved on, or that another server holds locked right now, are skipped. See Store.jobAssignMany.
- * Returned jobs carry no attempts. Two round trips: BEGIN with the lock and the queues' caps, then
- * the writes with the COMMIT (one more, for the cap locks and counts, when a job has a capped
+ * Returned jobs carry no attempts. Two round trips: BEGIN with the lock (each row with its queue's
+ * cap), then the writes with the COMMIT (one more, for the cap locks and counts, when a job has a capped
  * queue or a concurrency key). The whole row is read: the assigned job is what the worker gets.
  */
 export async function jobAssignMany(c: Ctx, p: { assignments: AssignmentInput[]; now: number }): Promise<Job[]> {
@@ -309,11 +309,17 @@ export async function jobAssignMany(c: Ctx, p: { assignments: AssignmentInput[];
     // fresh or bulk-loaded table autovacuum has not analyzed yet) reads the pending partial
     // indexes, i.e. the whole backlog (5 ms at 20,000 pending, growing with it), instead of the
     // primary key. Jobs that moved on are skipped below; their row locks last until the commit.
-    const [rows, caps] = await allInOrder([
-      tx`SELECT * FROM jobs WHERE id = ANY(${ids}::text[]) FOR UPDATE SKIP LOCKED`.execute(),
-      loadQueueCaps(tx, ids),
-    ]);
-    const jobs = new Map<string, Job>(rows.map((r) => [r.id as string, jobFromRow(r as JobRow)]));
+    // The queue's cap is read with each row: a subquery of the select list is evaluated on the
+    // row version that was locked, so it is the cap of the queue the job is in now.
+    const rows = await tx`SELECT j.*, (SELECT q.concurrency_limit FROM queues q WHERE q.tenant = j.tenant AND q.name = j.queue) AS queue_cap
+      FROM jobs j WHERE j.id = ANY(${ids}::text[]) FOR UPDATE OF j SKIP LOCKED`;
+    const caps: QueueCaps = new Map();
+    const jobs = new Map<string, Job>();
+    for (const r of rows) {
+      const job = jobFromRow(r as JobRow);
+      jobs.set(job.id, job);
+      if (r.queue_cap !== null) caps.set(`${job.tenant}\u0000${job.queue}`, r.queue_cap as number);
+    }
     const before = new Map(jobs);
     // Queue and concurrency-key caps, counted under their locks in this transaction (004_schedules.sql).
     const pending = p.assignments.map((a) => jobs.get(a.jobId)).filter((j): j is Job => j !== undefined && j.status === 'pending');

@@ -84,21 +84,8 @@ export async function fairnessSettings(sql: Db, p: { tenants: string[] }): Promi
 export type QueueCaps = Map<string, number>;
 
 /**
- * The caps of the queues that the jobs `ids` are in (sent at once). Meant to be pipelined behind
- * the statement that locks those jobs: it then reads the queue each locked job is in now, and a
- * job skipped by that lock costs only an unused entry.
- */
-export function loadQueueCaps(tx: Db, ids: string[]): Promise<QueueCaps> {
-  return tx`SELECT DISTINCT q.tenant, q.name, q.concurrency_limit FROM jobs j
-      JOIN queues q ON q.tenant = j.tenant AND q.name = j.queue
-    WHERE j.id = ANY(${ids}::text[]) AND q.concurrency_limit IS NOT NULL`.then(
-    (rows) => new Map(rows.map((q) => [`${q.tenant as string}\u0000${q.name as string}`, q.concurrency_limit as number])),
-  );
-}
-
-/**
  * The jobs of `candidates` (in order) that may be assigned without taking their queue or their
- * concurrency key over its cap (`caps`: see loadQueueCaps). Locks every capped queue and key of
+ * concurrency key over its cap (`caps`: of the candidates' queues, read with the locked rows). Locks every capped queue and key of
  * the batch (advisory, transaction-scoped, in sorted order), then counts the jobs holding a slot:
  * the counts are pipelined behind the lock statement, so they run once it is granted — one round
  * trip, and none when no candidate has a capped queue or a concurrency key. Run inside the
