@@ -7,11 +7,13 @@
 import type { JobType } from '../../core/types.ts';
 import type { ReadyHead } from '../types.ts';
 import type { Sql } from './db.ts';
-import { loadJobsCached } from './write.ts';
+import { readyJobFromValues } from './rows.ts';
+import { loadRowsCached } from './write.ts';
 
 const QUEUES_ALL = 'SELECT tenant, name FROM queues WHERE tenant IN (SELECT value FROM json_each(?)) AND paused = 0';
 const QUEUES_SOME = `SELECT tenant, name FROM queues WHERE tenant IN (SELECT value FROM json_each(?))
   AND name IN (SELECT value FROM json_each(?)) AND paused = 0`;
+// Both walks read only their index (005_hot_indexes.sql: type and the priorities are in it).
 const BY_PRIORITY = `SELECT id, max(priority, inherited_priority) AS rank FROM jobs INDEXED BY jobs_ready
   WHERE status = 'pending' AND tenant = ? AND queue = ? AND type IN (SELECT value FROM json_each(?))
   ORDER BY max(priority, inherited_priority) DESC, run_at, created_at, id LIMIT ?`;
@@ -19,7 +21,14 @@ const BY_AGE = `SELECT id, max(priority, inherited_priority) AS rank FROM jobs I
   WHERE status = 'pending' AND tenant = ? AND queue = ? AND type IN (SELECT value FROM json_each(?))
   ORDER BY run_at, id LIMIT ?`;
 
-/** See Store.jobListReadyHeads. */
+/** The two index walks of a ready read, for the plan tests. */
+export const READY_WALKS = [BY_PRIORITY, BY_AGE] as const;
+
+/**
+ * See Store.jobListReadyHeads. The heads' rows come from the row cache, or are fetched in one
+ * statement and cached for the next rounds and the assignment (each job is fetched once however
+ * many rounds read it); a head decodes only what ranking and placement read (ReadyJob).
+ */
 export function jobListReadyHeads(sql: Sql, p: { tenants: string[]; queues?: string[]; types: JobType[]; perQueue: number }): ReadyHead[] {
   if (p.tenants.length === 0 || p.types.length === 0 || p.perQueue <= 0) return [];
   const all = p.queues === undefined || p.queues.includes('*');
@@ -34,12 +43,11 @@ export function jobListReadyHeads(sql: Sql, p: { tenants: string[]; queues?: str
     }
   }
   const out: ReadyHead[] = [];
-  // All heads' rows in one statement (the dispatcher's hot path), but for those an earlier
-  // round fetched already; in the order found.
-  const jobs = loadJobsCached(sql, [...seen.keys()]);
+  // Each statement reads its own snapshot: a job the walks found may have moved on since.
+  const rows = loadRowsCached(sql, [...seen.keys()]);
   for (const [id, rank] of seen) {
-    const job = jobs.get(id);
-    if (job !== undefined && job.status === 'pending') out.push({ job, rank });
+    const row = rows.get(id);
+    if (row !== undefined && row[6] === 'pending') out.push({ job: readyJobFromValues(row), rank });
   }
   return out;
 }

@@ -3,7 +3,8 @@
  * JSON column means the value null.
  */
 import type { AttemptChange } from '../../core/transition.ts';
-import type { Attempt, AuditEntry, Job, JobStatus, Role, Tenant, TokenRecord, WorkerInfo } from '../../core/types.ts';
+import type { Attempt, AuditEntry, Job, JobStatus, JobType, Role, Tenant, TokenRecord, WorkerInfo } from '../../core/types.ts';
+import type { ReadyJob } from '../types.ts';
 import { timeFields } from '../job-shape.ts';
 import { backoffText, objectText, parseColumn, requirementsText, tagsText } from './json.ts';
 
@@ -39,7 +40,7 @@ function parse<T>(v: string | null): T {
 }
 
 /** A raw row of `selectJobs` (JOB_COLUMNS order) to a Job; `attempts` is filled by the caller when it loaded them. */
-export function jobFromValues(v: unknown[], attempts: Attempt[] = []): Job {
+export function jobFromValues(v: readonly unknown[], attempts: Attempt[] = []): Job {
   return {
     id: v[0] as string,
     tenant: v[1] as string,
@@ -76,6 +77,29 @@ export function jobFromValues(v: unknown[], attempts: Attempt[] = []): Job {
     template: v[31] as string | null,
     ...timeFields(v[32], v[33], v[34]),
   };
+}
+
+/**
+ * A raw row of `selectJobs` to the fields a ready head carries (ReadyJob): of a function job's
+ * payload only its handler, as the assignment reads the whole job anyway.
+ */
+export function readyJobFromValues(v: readonly unknown[]): ReadyJob {
+  const type = v[2] as JobType;
+  const payload = JSON.parse(v[11] as string);
+  const job: ReadyJob = {
+    id: v[0] as string,
+    tenant: v[1] as string,
+    queue: v[4] as string,
+    type,
+    payload: type === 'function' ? { handler: payload?.handler } : payload,
+    requirements: parseColumn(v[13] as string) as ReadyJob['requirements'],
+    runAt: v[7] as number,
+    createdAt: v[25] as number,
+  };
+  // Set only when present, as on a whole job (timeFields).
+  if (v[32] !== null) job.deadline = Number(v[32]);
+  if (v[33] !== null) job.concurrencyKey = v[33] as string;
+  return job;
 }
 
 export { jobFromNew, timeFields } from '../job-shape.ts';
@@ -153,7 +177,7 @@ export const STATE_COLUMNS = [
   'progress', 'result', 'error', 'reason', 'updated_at', 'started_at', 'completed_at',
 ] as const;
 
-const STATE_INDEXES = rowIndexes(STATE_COLUMNS);
+export const STATE_INDEXES = rowIndexes(STATE_COLUMNS);
 const SPEC_INDEXES = rowIndexes(SPEC_COLUMNS);
 
 export interface AttemptRow {

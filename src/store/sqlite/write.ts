@@ -7,11 +7,18 @@ import { BatonError } from '../../core/errors.ts';
 import type { TransitionResult } from '../../core/transition.ts';
 import type { AuditInput, Job } from '../../core/types.ts';
 import type { Sql } from './db.ts';
-import { attemptUpdate, jobFromValues, rowAfterWrite, selectJobs, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, toJson } from './rows.ts';
+import { attemptUpdate, jobFromValues, rowAfterWrite, selectJobs, SPEC_COLUMNS, specValues, STATE_COLUMNS, STATE_INDEXES, stateValues, toJson } from './rows.ts';
 
 const SELECT_JOB = `${selectJobs()} WHERE id = ?`;
 
-const UPDATE_STATE = `UPDATE jobs SET ${STATE_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`;
+/** UPDATE statements' text by the set of STATE_COLUMNS they write (a bit per column). */
+const updateStateSql: string[] = [];
+const ALL_STATE = (1 << STATE_COLUMNS.length) - 1;
+
+/** The UPDATE of the STATE_COLUMNS in `mask`, built once per set. */
+function updateState(mask: number): string {
+  return (updateStateSql[mask] ??= `UPDATE jobs SET ${STATE_COLUMNS.filter((_, i) => mask & (1 << i)).map((c) => `${c} = ?`).join(', ')} WHERE id = ?`);
+}
 const UPDATE_SPEC = `UPDATE jobs SET ${SPEC_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`;
 
 const INSERT_ATTEMPT = `INSERT INTO job_attempts (job_id, attempt, tenant, worker_id, lease_token, status,
@@ -34,26 +41,34 @@ const SELECT_JOBS = `${selectJobs()} WHERE id IN (SELECT value FROM json_each(?)
 const CACHED_STATUSES: ReadonlySet<string> = new Set(['pending', 'assigned', 'running']);
 
 /**
- * The jobs of `ids` that exist, by id, for the hot paths (ready heads, assignment, reports, lease
- * extension): rows in the row cache are not fetched again, the others are fetched with one
- * statement, and cached while their job may come back to a hot path (pending or leased).
+ * The raw rows (JOB_COLUMNS) of the jobs of `ids` that exist, by id, for the hot paths (ready
+ * heads, assignment, reports, lease extension): rows in the row cache are not fetched again, the
+ * others are fetched with one statement, and cached while their job may come back to a hot path
+ * (pending or leased). The rows are the cache's own: read them, never change them.
  */
-export function loadJobsCached(sql: Sql, ids: readonly string[]): Map<string, Job> {
+export function loadRowsCached(sql: Sql, ids: readonly string[]): Map<string, readonly unknown[]> {
   const cache = sql.rowCache;
   cache.sync();
-  const out = new Map<string, Job>();
+  const out = new Map<string, readonly unknown[]>();
   const missing: string[] = [];
   for (const id of ids) {
     const row = cache.get(id);
     if (row === undefined) missing.push(id);
-    else out.set(id, jobFromValues(row));
+    else out.set(id, row);
   }
   if (missing.length === 0) return out;
   for (const row of sql.rawStmt(SELECT_JOBS).all(JSON.stringify(missing)) as unknown[][]) {
-    const job = jobFromValues(row);
-    if (CACHED_STATUSES.has(job.status)) cache.set(job.id, row);
-    out.set(job.id, job);
+    const id = row[0] as string;
+    if (CACHED_STATUSES.has(row[6] as string)) cache.set(id, row);
+    out.set(id, row);
   }
+  return out;
+}
+
+/** Like loadRowsCached, as Jobs (without their attempts). */
+export function loadJobsCached(sql: Sql, ids: readonly string[]): Map<string, Job> {
+  const out = new Map<string, Job>();
+  for (const [id, row] of loadRowsCached(sql, ids)) out.set(id, jobFromValues(row));
   return out;
 }
 
@@ -69,7 +84,19 @@ export function writeTransition(sql: Sql, r: TransitionResult, opts: { spec?: bo
   const cached = sql.rowCache.get(job.id);
   sql.rowCache.drop(job.id);
   const state = stateValues(job);
-  sql.stmt(UPDATE_STATE).run(...state, job.id);
+  if (cached === undefined) sql.stmt(updateState(ALL_STATE)).run(...state, job.id);
+  else {
+    // Only the columns this transition changed: SQLite rewrites an index only when a column it
+    // holds (or its WHERE reads) is set, so e.g. a lease extension touches none.
+    const values: unknown[] = [];
+    let mask = 0;
+    for (let i = 0; i < state.length; i++) {
+      if (cached[STATE_INDEXES[i]] === state[i]) continue;
+      mask |= 1 << i;
+      values.push(state[i]);
+    }
+    if (mask !== 0) sql.stmt(updateState(mask)).run(...values, job.id);
+  }
   const spec = opts.spec ? specValues(job) : null;
   if (spec !== null) sql.stmt(UPDATE_SPEC).run(...spec, job.id);
   if (cached !== undefined && CACHED_STATUSES.has(job.status)) sql.rowCache.set(job.id, rowAfterWrite(cached, state, spec));

@@ -1,0 +1,82 @@
+/**
+ * What the SQLite store does on its hot paths beyond the contract: index-only ready walks, one
+ * lease index, heads that carry only what ranking and placement read, and job updates that set
+ * only the columns a transition changed.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { assign, newJob, rep, report, T0, TENANT } from '../../src/store/contract/fixtures.ts';
+import { applyMigrations, openDatabase } from '../../src/store/sqlite/db.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { READY_WALKS } from '../../src/store/sqlite/ready.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'baton-sqlite-hot-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const freshPath = () => join(dir, `db-${n++}`, 'baton.db');
+
+describe('sqlite hot paths', () => {
+  it('walks the ready indexes without reading the table, and reaps from the one lease index', () => {
+    const sql = openDatabase(freshPath(), 'NORMAL');
+    applyMigrations(sql);
+    const plan = (q: string, ...args: unknown[]) => (sql.db.prepare(`EXPLAIN QUERY PLAN ${q}`).all(...args) as { detail: string }[]).map((r) => r.detail).join('; ');
+    const [byPriority, byAge] = READY_WALKS.map((q) => plan(q, TENANT, 'default', '["function"]', 10));
+    expect(byPriority).toContain('COVERING INDEX jobs_ready ');
+    expect(byAge).toContain('COVERING INDEX jobs_ready_age ');
+    for (const p of [byPriority, byAge]) expect(p).not.toContain('TEMP B-TREE');
+    const indexes = (sql.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs'").all() as { name: string }[]).map((r) => r.name);
+    expect(indexes).toContain('jobs_leased_queue');
+    expect(indexes).not.toContain('jobs_leased');
+    expect(plan("SELECT id FROM jobs INDEXED BY jobs_leased_queue WHERE status IN ('assigned', 'running') AND lease_expires_at < 1 ORDER BY lease_expires_at LIMIT 10")).toContain('jobs_leased_queue');
+    sql.db.close();
+  });
+
+  it('heads carry of a function job only its handler, of others the whole payload', async () => {
+    const store = await openSqliteStore({ path: freshPath(), synchronous: 'NORMAL' });
+    const fn = newJob({ type: 'function', payload: { handler: 'resize', args: { big: 'x'.repeat(1000) } }, deadline: T0 + 60_000, concurrencyKey: 'k' });
+    const cmd = newJob({ payload: { argv: ['echo', 'hi'] } });
+    await store.jobInsertMany({ jobs: [fn, cmd] });
+    const heads = await store.jobListReadyHeads({ tenants: [TENANT], types: ['function', 'command'], perQueue: 10 });
+    const byId = new Map(heads.map((h) => [h.job.id, h]));
+    expect(byId.get(fn.id)).toEqual({
+      rank: 5,
+      job: { id: fn.id, tenant: TENANT, queue: 'default', type: 'function', payload: { handler: 'resize' }, requirements: fn.requirements, runAt: T0, createdAt: T0, deadline: T0 + 60_000, concurrencyKey: 'k' },
+    });
+    expect(byId.get(cmd.id)).toEqual({
+      rank: 5,
+      job: { id: cmd.id, tenant: TENANT, queue: 'default', type: 'command', payload: { argv: ['echo', 'hi'] }, requirements: cmd.requirements, runAt: T0, createdAt: T0 },
+    });
+    // The assignment returns the whole job.
+    expect(await assign(store, fn.id)).toMatchObject({ payload: fn.payload, concurrencyKey: 'k', concurrencyLimit: 1 });
+    await store.close();
+  });
+
+  it('updates only the columns a transition changed: a lease extension sets no status', async () => {
+    const path = freshPath();
+    const store = await openSqliteStore({ path, synchronous: 'NORMAL' });
+    // A trigger on another connection counts the UPDATEs that name `status` in their SET.
+    const side = new Database(path);
+    side.exec(`CREATE TABLE status_sets (id TEXT NOT NULL);
+      CREATE TRIGGER count_status_sets AFTER UPDATE OF status ON jobs BEGIN INSERT INTO status_sets (id) VALUES (new.id); END;`);
+    const sets = () => (side.prepare('SELECT COUNT(*) AS n FROM status_sets').get() as { n: number }).n;
+    const [job] = (await store.jobInsertMany({ jobs: [newJob()] })).jobs;
+    // Read as a head first, so its row is cached as on the dispatcher's path.
+    await store.jobListReadyHeads({ tenants: [TENANT], types: ['command'], perQueue: 10 });
+    const lease = await assign(store, job.id);
+    expect(sets()).toBe(1);
+    await report(store, [rep.started(lease)], { now: T0 + 1 });
+    expect(sets()).toBe(2);
+    const { lost } = await store.leaseExtend({ workerId: 'w1', leases: [{ jobId: job.id, attempt: 1, leaseToken: lease.leaseToken! }], leaseExpiresAt: T0 + 99_000, now: T0 + 2 });
+    expect(lost).toEqual([]);
+    expect(sets()).toBe(2);
+    expect(await store.jobGet({ tenant: TENANT, id: job.id })).toMatchObject({ status: 'running', leaseExpiresAt: T0 + 99_000, updatedAt: T0 + 2, startedAt: T0 + 1 });
+    await report(store, [rep.completed(lease)], { now: T0 + 3 });
+    expect(sets()).toBe(3);
+    expect(await store.jobGet({ tenant: TENANT, id: job.id })).toMatchObject({ status: 'completed', leaseToken: null, leaseExpiresAt: null, result: { ok: true }, completedAt: T0 + 3 });
+    side.close();
+    await store.close();
+  });
+});
