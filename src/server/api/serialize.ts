@@ -16,9 +16,18 @@ import type {
 } from '../../core/api.ts';
 import type { Attempt, AuditEntry, Job, LogEntry, QueueStats, Tenant, TokenRecord, WorkerInfo } from '../../core/types.ts';
 
+// The last instant formatted: a batch's jobs share runAt, createdAt and updatedAt, so most
+// calls ask for the instant just formatted.
+let lastMs = Number.NaN;
+let lastIso = '';
+
 /** Epoch ms → ISO 8601 (UTC). */
 export function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  if (ms === lastMs) return lastIso;
+  const s = new Date(ms).toISOString();
+  lastMs = ms;
+  lastIso = s;
+  return s;
 }
 
 /** Epoch ms or null → ISO 8601 or null. */
