@@ -5,7 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { invalid } from './errors.ts';
 import { graphInputProperties } from './graph.ts';
-import { findPlaceholders } from './placeholders.ts';
+import { findPlaceholders, MAX_PLACEHOLDER_DEPTH } from './placeholders.ts';
 import { DEFAULT_BACKOFF } from './retry.ts';
 import { readyStatus } from './transition.ts';
 import type { JobSpec, JobStatus, JobType } from './types.ts';
@@ -106,19 +106,22 @@ function isStringRecord(v: unknown): v is Record<string, string> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
 }
 
+/** The payload fields each job type knows. */
+const PAYLOAD_FIELDS: Record<JobType, readonly string[]> = {
+  command: ['argv', 'script', 'shell', 'env', 'cwd'],
+  http: ['url', 'method', 'headers', 'body', 'okStatus'],
+  function: ['handler', 'args'],
+  container: ['image', 'argv', 'env', 'memoryMb', 'cpus', 'network'],
+};
+
 /**
  * Checks a job payload against its type. `at` is the JSON path of the payload, used in the
  * error's `field`. Throws BATON_E_VALIDATION naming the first bad field.
  */
 export function validatePayload(type: JobType, payload: Record<string, unknown>, at: string): void {
-  const allowed: Record<JobType, string[]> = {
-    command: ['argv', 'script', 'shell', 'env', 'cwd'],
-    http: ['url', 'method', 'headers', 'body', 'okStatus'],
-    function: ['handler', 'args'],
-    container: ['image', 'argv', 'env', 'memoryMb', 'cpus', 'network'],
-  };
+  const allowed = PAYLOAD_FIELDS[type];
   for (const k of Object.keys(payload)) {
-    if (!allowed[type].includes(k)) throw invalid(`${at}.${k}`, `unknown field for a ${type} job (allowed: ${allowed[type].join(', ')})`);
+    if (!allowed.includes(k)) throw invalid(`${at}.${k}`, `unknown field for a ${type} job (allowed: ${allowed.join(', ')})`);
   }
   switch (type) {
     case 'command': {
@@ -173,23 +176,54 @@ export function parseInstant(value: string, field: string): number {
 }
 
 /**
+ * Whether `value` may hold a `{{...}}` placeholder: some string in it contains `{{`, or it is
+ * nested as deep as {@link MAX_PLACEHOLDER_DEPTH} (where the placeholder scan refuses it). When
+ * false, {@link findPlaceholders} and `checkParentPlaceholders` find nothing and throw nothing,
+ * so the hot submit path skips them; this walk allocates nothing.
+ */
+export function mayHoldPlaceholders(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('{{');
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth >= MAX_PLACEHOLDER_DEPTH) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (mayHoldPlaceholders(value[i], depth + 1)) return true;
+    return false;
+  }
+  for (const k in value) {
+    if (Object.prototype.hasOwnProperty.call(value, k) && mayHoldPlaceholders((value as Record<string, unknown>)[k], depth + 1)) return true;
+  }
+  return false;
+}
+
+/** `f` under the prefix `at` (`jobs[3]` + `priority` → `jobs[3].priority`). */
+function under(at: string, f: string): string {
+  return at ? `${at}.${f}` : f;
+}
+
+/**
  * Turns a schema-valid job input into a job ready to insert: fills defaults, checks the payload
  * and the rules a schema cannot express. `at` prefixes field names (e.g. `jobs[3]`).
  */
 export function normalizeJobInput(input: PlainJobInput, ids: { id: string; tenant: string }, now: number, at = ''): NewJob {
-  const p = (f: string) => (at ? `${at}.${f}` : f);
-  if (input.runAt !== undefined && input.delayMs !== undefined) throw invalid(p('delayMs'), 'give runAt or delayMs, not both');
+  if (input.runAt !== undefined && input.delayMs !== undefined) throw invalid(under(at, 'delayMs'), 'give runAt or delayMs, not both');
   // A payload reading its parents' outcomes is only complete at dispatch, where it is checked
   // again after the placeholders are filled; here its other fields are still checked.
-  if (findPlaceholders(input.payload, p('payload')).length === 0) validatePayload(input.type, input.payload, p('payload'));
-  const backoff = { ...DEFAULT_BACKOFF, ...(input.backoff ?? {}) };
-  if (backoff.maxMs < backoff.initialMs) throw invalid(p('backoff.maxMs'), 'must be at least backoff.initialMs');
+  if (!mayHoldPlaceholders(input.payload) || findPlaceholders(input.payload, under(at, 'payload')).length === 0) {
+    validatePayload(input.type, input.payload, under(at, 'payload'));
+  }
+  const backoff =
+    input.backoff === undefined
+      ? { initialMs: DEFAULT_BACKOFF.initialMs, maxMs: DEFAULT_BACKOFF.maxMs, factor: DEFAULT_BACKOFF.factor, jitter: DEFAULT_BACKOFF.jitter }
+      : { ...DEFAULT_BACKOFF, ...input.backoff };
+  if (backoff.maxMs < backoff.initialMs) throw invalid(under(at, 'backoff.maxMs'), 'must be at least backoff.initialMs');
   const runAt =
-    input.runAt !== undefined ? parseInstant(input.runAt, p('runAt')) : input.delayMs !== undefined ? now + input.delayMs : now;
-  const deadline = input.deadline === undefined ? null : parseInstant(input.deadline, p('deadline'));
-  if (deadline !== null && deadline < runAt) throw invalid(p('deadline'), 'must not be before the job may run (runAt / delayMs)');
-  if (input.concurrencyLimit !== undefined && input.concurrencyKey === undefined) throw invalid(p('concurrencyLimit'), 'needs a concurrencyKey');
-  return {
+    input.runAt !== undefined ? parseInstant(input.runAt, under(at, 'runAt')) : input.delayMs !== undefined ? now + input.delayMs : now;
+  const deadline = input.deadline === undefined ? null : parseInstant(input.deadline, under(at, 'deadline'));
+  if (deadline !== null && deadline < runAt) throw invalid(under(at, 'deadline'), 'must not be before the job may run (runAt / delayMs)');
+  if (input.concurrencyLimit !== undefined && input.concurrencyKey === undefined) throw invalid(under(at, 'concurrencyLimit'), 'needs a concurrencyKey');
+  const req = input.requirements;
+  const tags = input.tags;
+  const job: NewJob = {
     id: ids.id,
     tenant: ids.tenant,
     type: input.type,
@@ -200,21 +234,22 @@ export function normalizeJobInput(input: PlainJobInput, ids: { id: string; tenan
     maxRetries: input.maxRetries ?? 0,
     backoff,
     timeoutMs: input.timeoutMs ?? null,
-    requirements: {
-      labels: input.requirements?.labels ?? {},
-      cpu: input.requirements?.cpu ?? 0,
-      memoryMb: input.requirements?.memoryMb ?? 0,
-    },
+    requirements: req === undefined ? { labels: {}, cpu: 0, memoryMb: 0 } : { labels: req.labels ?? {}, cpu: req.cpu ?? 0, memoryMb: req.memoryMb ?? 0 },
     idempotencyKey: input.idempotencyKey ?? null,
-    tags: [...new Set(input.tags ?? [])],
+    tags: tags === undefined || tags.length === 0 ? [] : [...new Set(tags)],
     metadata: input.metadata ?? {},
-    // Set only when given, so jobs without them keep the shape they had.
-    ...(deadline !== null ? { deadline } : {}),
-    ...(input.concurrencyKey !== undefined ? { concurrencyKey: input.concurrencyKey, concurrencyLimit: input.concurrencyLimit ?? 1 } : {}),
-    status: readyStatus(runAt, now),
-    runAt,
-    createdAt: now,
-  };
+  } as NewJob;
+  // Set only when given, so jobs without them keep the shape they had; the order of the keys is
+  // the order they always had (the spec fields, then status, runAt, createdAt).
+  if (deadline !== null) job.deadline = deadline;
+  if (input.concurrencyKey !== undefined) {
+    job.concurrencyKey = input.concurrencyKey;
+    job.concurrencyLimit = input.concurrencyLimit ?? 1;
+  }
+  job.status = readyStatus(runAt, now);
+  job.runAt = runAt;
+  job.createdAt = now;
+  return job;
 }
 
 /**

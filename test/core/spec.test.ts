@@ -7,7 +7,8 @@ import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import { BatonError } from '../../src/core/errors.ts';
 import { DEFAULT_BACKOFF } from '../../src/core/retry.ts';
-import { JobInput, JobPatchInput, normalizeJobInput, normalizeJobPatch, parseInstant, validatePayload } from '../../src/core/spec.ts';
+import { findPlaceholders, MAX_PLACEHOLDER_DEPTH } from '../../src/core/placeholders.ts';
+import { JobInput, JobPatchInput, mayHoldPlaceholders, normalizeJobInput, normalizeJobPatch, parseInstant, validatePayload } from '../../src/core/spec.ts';
 import { readyStatus } from '../../src/core/transition.ts';
 import type { JobType } from '../../src/core/types.ts';
 import { T0 } from './fixtures.ts';
@@ -227,5 +228,38 @@ describe('schemas and instants', () => {
     expect(parseInstant('2025-01-01T00:00:00.000Z', 'runAt')).toBe(T0);
     expect(parseInstant('2024-12-31T19:00:00-05:00', 'runAt')).toBe(T0);
     expect(fieldOf(() => parseInstant('yesterday', 'jobs[0].runAt'))).toBe('jobs[0].runAt');
+  });
+});
+
+describe('mayHoldPlaceholders (the cheap check before the placeholder scan)', () => {
+  const text = fc.oneof(fc.string(), fc.constantFrom('{{parents.a.result}}', 'x {{parents.b.status}} y', '{{ .Name }}', '{{parents.a.nope}}', '{', '}}{{'));
+  const json = fc.letrec((tie) => ({
+    v: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.constant(null), fc.boolean(), fc.array(tie('v'), { maxLength: 4 }), fc.dictionary(fc.string({ maxLength: 5 }), tie('v'), { maxKeys: 4 })),
+  })).v;
+
+  it('is false only where the full scan finds nothing and throws nothing', () => {
+    fc.assert(
+      fc.property(json, (v) => {
+        if (mayHoldPlaceholders(v)) return;
+        expect(findPlaceholders(v)).toEqual([]);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('is true for any string with {{, however deep, and for values nested as deep as the scan refuses', () => {
+    expect(mayHoldPlaceholders({ a: [{ b: 'run {{ .Name }}' }] })).toBe(true);
+    expect(mayHoldPlaceholders({ handler: 'noop', args: { n: 1, s: 'x{', t: ['}}'] } })).toBe(false);
+    let deep: unknown = {};
+    for (let i = 0; i < MAX_PLACEHOLDER_DEPTH + 1; i++) deep = [deep];
+    expect(mayHoldPlaceholders(deep)).toBe(true);
+    expect(fieldOf(() => findPlaceholders(deep))).toMatch(/^payload/);
+  });
+
+  it('lets normalizeJobInput refuse a malformed parents placeholder and a too-deep payload, naming the field', () => {
+    expect(fieldOf(() => normalizeJobInput(cmd({ payload: { argv: ['{{parents.a.nope}}'] } }), ids, T0, 'jobs[2]'))).toBe('jobs[2].payload.argv[0]');
+    let deep: unknown = 'x';
+    for (let i = 0; i < MAX_PLACEHOLDER_DEPTH + 1; i++) deep = { d: deep };
+    expect(fieldOf(() => normalizeJobInput({ type: 'function', payload: { handler: 'h', args: deep } }, ids, T0))).toMatch(/^payload\.args(\.d)+$/);
   });
 });

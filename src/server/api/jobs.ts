@@ -10,7 +10,7 @@ import type { ServerContext } from '../context.ts';
 import { auditOf, BEARER, IdParams, principalOf, queryInt, queryString, querySchema, type RawQuery } from './common.ts';
 import { jobView } from './serialize.ts';
 import { SubmitBatcher } from '../submit-batcher.ts';
-import { DEFAULT_IDEMPOTENCY_RETENTION_MS, expandTemplates, prepareInsert } from './submit-input.ts';
+import { DEFAULT_IDEMPOTENCY_RETENTION_MS, expandTemplateBodies, expandTemplatesHook, prepareInsert } from './submit-input.ts';
 
 /** Body of POST /v1/jobs/batch. */
 export const BatchInput = Type.Object(
@@ -21,6 +21,13 @@ export const BatchInput = Type.Object(
   },
   { additionalProperties: false },
 );
+
+// Field prefixes of the submitted jobs, made once rather than per request.
+const SINGLE_AT = { at: () => '' };
+function batchAt(i: number): string {
+  return `jobs[${i}]`;
+}
+const BATCH_AT = { at: batchAt };
 
 /** Largest page of GET /v1/jobs. */
 export const MAX_PAGE = 1000;
@@ -56,7 +63,7 @@ export function jobRoutes(ctx: ServerContext) {
       '/v1/jobs',
       {
         config: { role: 'submitter' },
-        preValidation: expandTemplates(ctx, false),
+        preValidation: expandTemplatesHook(ctx),
         schema: {
           tags: ['jobs'],
           summary: 'Submit a job',
@@ -67,7 +74,7 @@ export function jobRoutes(ctx: ServerContext) {
       },
       async (req, reply) => {
         const p = principalOf(req);
-        const prepared = await prepareInsert(ctx, p.tenant, [req.body], { at: () => '' });
+        const prepared = await prepareInsert(ctx, p.tenant, [req.body], SINGLE_AT);
         const job = prepared.jobs[0];
         const audit = auditOf(req, 'job.submit', 'job', job.id, { type: job.type, queue: job.queue, idempotencyKey: job.idempotencyKey });
         let stored: Job;
@@ -97,15 +104,12 @@ export function jobRoutes(ctx: ServerContext) {
           if (Array.isArray(jobs) && jobs.length > MAX_BATCH) {
             throw new BatonError('BATON_E_BATCH_TOO_LARGE', `a batch may hold at most ${MAX_BATCH} jobs; this one has ${jobs.length}`, { field: 'jobs' });
           }
-          await expandTemplates(ctx, true)(req);
+          await expandTemplateBodies(ctx, req, true);
         },
       },
       async (req, reply) => {
         const p = principalOf(req);
-        const prepared = await prepareInsert(ctx, p.tenant, req.body.jobs, {
-          at: (i) => `jobs[${i}]`,
-          ...(req.body.onFailure ? { graphOnFailure: req.body.onFailure } : {}),
-        });
+        const prepared = await prepareInsert(ctx, p.tenant, req.body.jobs, req.body.onFailure ? { at: batchAt, graphOnFailure: req.body.onFailure } : BATCH_AT);
         const jobs = prepared.jobs;
         const res = await ctx.store.jobInsertMany({
           ...prepared,

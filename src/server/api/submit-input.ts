@@ -8,7 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import { BatonError, isBatonError } from '../../core/errors.ts';
 import { resolveBatchGraph } from '../../core/graph.ts';
 import { checkParentPlaceholders } from '../../core/placeholders.ts';
-import { normalizeJobInput, type JobInput, type NewJob, type PlainJobInput } from '../../core/spec.ts';
+import { mayHoldPlaceholders, normalizeJobInput, type JobInput, type NewJob, type PlainJobInput } from '../../core/spec.ts';
 import { formatTemplateRef, parseTemplateRef, renderTemplate } from '../../core/template.ts';
 import type { JobSpec, JobStatus } from '../../core/types.ts';
 import type { JobInsertExtra, JobInsertOptions } from '../../store/types.ts';
@@ -27,10 +27,14 @@ function prefixed(e: unknown, at: string): unknown {
   return new BatonError(e.code, `${at}.${e.message}`, { field, details: e.details });
 }
 
-/** Renders one `{template, params, ...overrides}` body into a job input; others pass through. */
-async function expandOne(ctx: ServerContext, tenant: string, body: unknown, at: string): Promise<unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body) || !('template' in body)) return body;
-  const { template, params, ...overrides } = body as { template: unknown; params?: unknown } & Record<string, unknown>;
+/** Whether a body is a template submission, `{template, params, ...overrides}`. */
+function isTemplateBody(body: unknown): body is { template: unknown; params?: unknown } & Record<string, unknown> {
+  return typeof body === 'object' && body !== null && !Array.isArray(body) && 'template' in body;
+}
+
+/** Renders one `{template, params, ...overrides}` body into a job input. */
+async function expandOne(ctx: ServerContext, tenant: string, body: { template: unknown; params?: unknown } & Record<string, unknown>, at: string): Promise<unknown> {
+  const { template, params, ...overrides } = body;
   try {
     const ref = parseTemplateRef(template as string, 'template');
     const t = await ctx.store.templateGet({ tenant, name: ref.name, version: ref.version });
@@ -43,20 +47,44 @@ async function expandOne(ctx: ServerContext, tenant: string, body: unknown, at: 
   }
 }
 
+async function expandBatch(ctx: ServerContext, tenant: string, jobs: unknown[], first: number): Promise<void> {
+  // One at a time, in order: the first bad template is the one reported.
+  for (let i = first; i < jobs.length; i++) {
+    const x = jobs[i];
+    if (isTemplateBody(x)) jobs[i] = await expandOne(ctx, tenant, x, `jobs[${i}]`);
+  }
+}
+
 /**
- * preValidation hook of POST /v1/jobs and /v1/jobs/batch: expands template submissions in place,
- * so schema validation and the handler see plain job inputs.
+ * Expands template submissions in the body of POST /v1/jobs (`batch` false) or /v1/jobs/batch
+ * in place, so schema validation and the handler see plain job inputs. Returns null, without
+ * waiting for anything, when the body holds no template submission (the common case).
  */
-export function expandTemplates(ctx: ServerContext, batch: boolean) {
-  return async (req: FastifyRequest): Promise<void> => {
-    const tenant = principalOf(req).tenant;
-    if (!batch) {
-      req.body = await expandOne(ctx, tenant, req.body, '');
-      return;
-    }
-    const jobs = (req.body as { jobs?: unknown } | undefined)?.jobs;
-    if (!Array.isArray(jobs)) return;
-    for (let i = 0; i < jobs.length; i++) jobs[i] = await expandOne(ctx, tenant, jobs[i], `jobs[${i}]`);
+export function expandTemplateBodies(ctx: ServerContext, req: FastifyRequest, batch: boolean): Promise<void> | null {
+  if (!batch) {
+    const body = req.body;
+    if (!isTemplateBody(body)) return null;
+    return expandOne(ctx, principalOf(req).tenant, body, '').then((input) => {
+      req.body = input;
+    });
+  }
+  const jobs = (req.body as { jobs?: unknown } | undefined)?.jobs;
+  if (!Array.isArray(jobs)) return null;
+  for (let i = 0; i < jobs.length; i++) {
+    if (isTemplateBody(jobs[i])) return expandBatch(ctx, principalOf(req).tenant, jobs, i);
+  }
+  return null;
+}
+
+/**
+ * preValidation hook of POST /v1/jobs: {@link expandTemplateBodies} for a single job. A callback
+ * hook rather than an async one, so a plain job costs no promise.
+ */
+export function expandTemplatesHook(ctx: ServerContext) {
+  return (req: FastifyRequest, _reply: unknown, done: (err?: Error) => void): void => {
+    const pending = expandTemplateBodies(ctx, req, false);
+    if (pending === null) done();
+    else pending.then(() => done(), done);
   };
 }
 
@@ -84,12 +112,22 @@ export async function prepareInsert(
   opts: { graphOnFailure?: PlainJobInput; at: (i: number) => string },
 ): Promise<PreparedInsert> {
   const now = ctx.now();
-  const jobs = inputs.map((input, i) => normalizeJobInput(input, { id: ctx.newId(), tenant }, now, opts.at(i)));
+  const jobs: NewJob[] = new Array(inputs.length);
+  let hasGraph = opts.graphOnFailure !== undefined;
+  for (let i = 0; i < inputs.length; i++) {
+    const x = inputs[i];
+    jobs[i] = normalizeJobInput(x, { id: ctx.newId(), tenant }, now, opts.at(i));
+    if (!hasGraph && (x.dependsOn?.length || x.onFailure || x.uniqueKey || x.ref || fromTemplate.has(x))) hasGraph = true;
+  }
   const retention = ctx.config.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS;
-  const hasGraph = inputs.some((x) => x.dependsOn?.length || x.onFailure || x.uniqueKey || x.ref || fromTemplate.has(x)) || opts.graphOnFailure !== undefined;
   if (!hasGraph) {
-    // Without dependencies, a parents placeholder can name nothing.
-    inputs.forEach((x, i) => checkParentPlaceholders(x.payload, new Set(), opts.at(i) ? `${opts.at(i)}.payload` : 'payload'));
+    // Without dependencies, a parents placeholder can name nothing. Only payloads with `{{` can
+    // hold one (the scan builds a field path per value, so it is skipped for the others).
+    for (let i = 0; i < inputs.length; i++) {
+      if (!mayHoldPlaceholders(inputs[i].payload)) continue;
+      const at = opts.at(i);
+      checkParentPlaceholders(inputs[i].payload, new Set(), at ? `${at}.payload` : 'payload');
+    }
     return { jobs, idempotencyRetentionMs: retention };
   }
 
