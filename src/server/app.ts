@@ -18,6 +18,7 @@ import { Gateway } from './gateway.ts';
 import { Leader } from './leader.ts';
 import { Maintenance } from './maintenance.ts';
 import { CronService } from './cron.ts';
+import { uuidv7Source } from './ids.ts';
 import { bootstrap } from './tokens.ts';
 
 /** A started server. */
@@ -59,7 +60,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     serverId: store.capabilities.multiServer ? uuidv7() : 'embedded',
     store,
     now: Date.now,
-    newId: () => uuidv7(),
+    newId: uuidv7Source(),
     random: Math.random,
     log,
     events: createJobEvents(),
