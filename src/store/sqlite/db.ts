@@ -52,6 +52,11 @@ export function openDatabase(path: string, synchronous: SyncMode): Sql {
   db.pragma(`synchronous = ${synchronous}`);
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('foreign_keys = ON');
+  // Statement journals (a multi-row INSERT inside a transaction keeps one, to undo its own rows
+  // if a later row fails) and temporary sort trees in memory: on disk, past 64 KiB, each batch
+  // insert wrote ~500 pages to a temp file besides its WAL pages. Neither needs to survive a
+  // crash; the database and its WAL are unaffected.
+  db.pragma('temp_store = MEMORY');
   const cache = new Map<string, Database.Statement>();
   const rawCache = new Map<string, Database.Statement>();
   // One transaction function for every write: better-sqlite3 builds a wrapper per db.transaction call.

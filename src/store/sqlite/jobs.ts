@@ -27,18 +27,52 @@ const DELETE_TAGS = 'DELETE FROM job_tags WHERE job_id = ?';
 const SELECT_BY_KEY = `${selectJobs()} WHERE tenant = ? AND idempotency_key = ?`;
 const SELECT_ATTEMPTS = 'SELECT * FROM job_attempts WHERE job_id = ? ORDER BY attempt';
 
-/** INSERT statements' text by row count (1..ROWS_PER_INSERT), built once each. */
-const insertSql: string[] = [];
+/**
+ * The state columns of a job that has not run yet (jobFromNew) and their values, written as SQL
+ * literals instead of bound values: a third fewer values to bind per row of a batch insert.
+ */
+const FRESH_LITERALS: readonly (readonly [column: string, literal: string, holds: (j: Job) => boolean])[] = [
+  ['attempt', '0', (j) => j.attempt === 0],
+  ['attempt_base', '0', (j) => j.attemptBase === 0],
+  ['lease_token', 'NULL', (j) => j.leaseToken === null],
+  ['lease_expires_at', 'NULL', (j) => j.leaseExpiresAt === null],
+  ['worker_id', 'NULL', (j) => j.workerId === null],
+  ['progress', 'NULL', (j) => j.progress === null],
+  ['result', 'NULL', (j) => j.result === null],
+  ['error', 'NULL', (j) => j.error === null],
+  ['reason', 'NULL', (j) => j.reason === null],
+  ['started_at', 'NULL', (j) => j.startedAt === null],
+  ['completed_at', 'NULL', (j) => j.completedAt === null],
+];
+const FRESH_BOUND = ['id', 'tenant', 'created_at', ...SPEC_COLUMNS, 'status', 'run_at', 'updated_at', 'deadline', 'concurrency_key', 'concurrency_limit'];
+const FRESH_ROW = `(${[...FRESH_BOUND.map(() => '?'), ...FRESH_LITERALS.map(([, v]) => v)].join(', ')})`;
+const FRESH_INTO = `INSERT INTO jobs (${[...FRESH_BOUND, ...FRESH_LITERALS.map(([c]) => c)].join(', ')})`;
 
-/** The INSERT statement for `rows` job rows. */
-function insertStatement(sql: Sql, rows: number) {
+/** INSERT statements' text by row count (1..ROWS_PER_INSERT), built once each: any rows, and rows of fresh jobs. */
+const insertSql: string[] = [];
+const insertFreshSql: string[] = [];
+
+/** The INSERT statement for `rows` job rows (`fresh`: all of them jobs that have not run yet). */
+function insertStatement(sql: Sql, rows: number, fresh: boolean) {
+  if (fresh) return sql.stmt((insertFreshSql[rows] ??= `${FRESH_INTO} VALUES ${Array(rows).fill(FRESH_ROW).join(', ')}`));
   insertSql[rows] ??= `INSERT INTO jobs (${INSERT_COLUMNS.join(', ')}) VALUES ${Array(rows).fill(INSERT_ROW).join(', ')}`;
   return sql.stmt(insertSql[rows]);
+}
+
+/** True when `job` has not run yet: its state columns are FRESH_LITERALS' values. */
+function isFresh(job: Job): boolean {
+  return job.updatedAt === job.createdAt && FRESH_LITERALS.every(([, , holds]) => holds(job));
 }
 
 /** Appends `job`'s INSERT_COLUMNS values to `out`. */
 function pushRowValues(out: unknown[], job: Job): void {
   out.push(job.id, job.tenant, job.createdAt, ...specValues(job), ...stateValues(job));
+  out.push(job.deadline ?? null, job.concurrencyKey ?? null, job.concurrencyKey != null ? (job.concurrencyLimit ?? 1) : null);
+}
+
+/** Appends a fresh `job`'s FRESH_BOUND values to `out`. */
+function pushFreshValues(out: unknown[], job: Job): void {
+  out.push(job.id, job.tenant, job.createdAt, ...specValues(job), job.status, job.runAt, job.updatedAt);
   out.push(job.deadline ?? null, job.concurrencyKey ?? null, job.concurrencyKey != null ? (job.concurrencyLimit ?? 1) : null);
 }
 
@@ -68,9 +102,11 @@ export function insertJobRows(sql: Sql, jobs: readonly Job[]): void {
   for (let i = 0; i < jobs.length; i += ROWS_PER_INSERT) {
     const n = Math.min(ROWS_PER_INSERT, jobs.length - i);
     const values: unknown[] = [];
-    for (let k = i; k < i + n; k++) pushRowValues(values, jobs[k]);
+    let fresh = true;
+    for (let k = i; k < i + n && fresh; k++) fresh = isFresh(jobs[k]);
+    for (let k = i; k < i + n; k++) (fresh ? pushFreshValues : pushRowValues)(values, jobs[k]);
     try {
-      insertStatement(sql, n).run(values);
+      insertStatement(sql, n, fresh).run(values);
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw conflict(sql, jobs.slice(i, i + n));
       throw e;
