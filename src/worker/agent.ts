@@ -103,6 +103,10 @@ class AttemptRecord implements ExecContext {
 
 function noop(): void {}
 
+function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
 // A factory, so the closure is anonymous (tsx pays a defineProperty per named closure made).
 function unhookFrom(rec: AttemptRecord, fn: (reason: unknown) => void): () => void {
   return () => rec.unhook(fn);
@@ -125,6 +129,7 @@ class WorkerAgent implements RunningWorker {
   private readonly waiting: string[] = [];
   /** Attempts in their executor (state running), and waiters for when none is. */
   private active = 0;
+  private pumping = false;
   private idleRunWaiters: Array<() => void> = [];
   private workerId: string | null = null;
   private welcomed = false;
@@ -392,36 +397,69 @@ class WorkerAgent implements RunningWorker {
   }
 
   private pump(): void {
-    while (this.waiting.length > 0 && this.active < this.o.capacity && !this.closing) {
-      const rec = this.attempts.get(this.waiting.shift()!);
-      if (!rec || rec.state !== 'queued') continue;
-      rec.state = 'running';
-      this.active++;
-      this.reports.started(rec.a);
-      void this.run(rec);
-    }
-  }
-
-  /** Runs one attempt to its end and reports it; never rejects. */
-  private async run(rec: AttemptRecord): Promise<void> {
+    // An attempt that ends synchronously (a handler that returned at once) calls pump again from
+    // inside this loop; the loop itself goes on starting attempts.
+    if (this.pumping) return;
+    this.pumping = true;
     try {
-      await this.execute(rec);
-    } catch (e) {
-      // Only a bug of the agent's own reporting path gets here; the slot must still free.
-      this.log.error({ err: e, jobId: rec.a.jobId }, 'worker failed to finish an attempt');
+      while (this.waiting.length > 0 && this.active < this.o.capacity && !this.closing) {
+        const rec = this.attempts.get(this.waiting.shift()!);
+        if (!rec || rec.state !== 'queued') continue;
+        rec.state = 'running';
+        this.active++;
+        this.reports.started(rec.a);
+        this.launch(rec);
+      }
+    } finally {
+      this.pumping = false;
     }
-    this.pump();
-    this.checkNoWork();
   }
 
-  /** The attempt left its executor: its slot is free (before anyone hears it finished). */
-  private leftExecutor(): void {
+  /**
+   * Hands an attempt to its executor. An outcome returned synchronously is reported at once:
+   * a short job then costs no promise, async frame or microtask of the agent's.
+   */
+  private launch(rec: AttemptRecord): void {
+    const { a } = rec;
+    let result: ExecOutcome | Promise<ExecOutcome>;
+    try {
+      const executor: Executor | undefined = Object.hasOwn(this.executors, a.type) ? this.executors[a.type] : undefined;
+      if (!executor) throw new Error(`job type "${String(a.type)}" is not supported by this worker`);
+      result = executor.execute(a, rec);
+    } catch (e) {
+      result = this.crashed(rec, e);
+    }
+    if (isPromise(result)) {
+      result.then(
+        (outcome) => this.ended(rec, outcome),
+        (e: unknown) => this.ended(rec, this.crashed(rec, e)),
+      );
+    } else {
+      this.ended(rec, result);
+    }
+  }
+
+  private crashed(rec: AttemptRecord, e: unknown): ExecOutcome {
+    this.log.error({ err: e, jobId: rec.a.jobId }, 'executor crashed');
+    return { ok: false, error: { code: 'BATON_E_EXECUTION_FAILED', message: `the worker could not run the attempt: ${(e as Error).message}` } };
+  }
+
+  /** The attempt left its executor: free its slot, report it, and start what waits. */
+  private ended(rec: AttemptRecord, outcome: ExecOutcome): void {
     this.active--;
     if (this.active === 0 && this.idleRunWaiters.length > 0) {
       const ws = this.idleRunWaiters;
       this.idleRunWaiters = [];
       for (const w of ws) w();
     }
+    try {
+      this.report(rec, outcome);
+    } catch (e) {
+      // Only a bug of the agent's own reporting path gets here; the slot is free already.
+      this.log.error({ err: e, jobId: rec.a.jobId }, 'worker failed to finish an attempt');
+    }
+    this.pump();
+    this.checkNoWork();
   }
 
   private whenNoRuns(): Promise<void> {
@@ -429,18 +467,8 @@ class WorkerAgent implements RunningWorker {
     return new Promise((resolve) => this.idleRunWaiters.push(resolve));
   }
 
-  private async execute(rec: AttemptRecord): Promise<void> {
+  private report(rec: AttemptRecord, outcome: ExecOutcome): void {
     const { a, key } = rec;
-    const executor: Executor | undefined = Object.hasOwn(this.executors, a.type) ? this.executors[a.type] : undefined;
-    let outcome: ExecOutcome;
-    try {
-      if (!executor) throw new Error(`job type "${String(a.type)}" is not supported by this worker`);
-      outcome = await executor.execute(a, rec);
-    } catch (e) {
-      this.log.error({ err: e, jobId: a.jobId }, 'executor crashed');
-      outcome = { ok: false, error: { code: 'BATON_E_EXECUTION_FAILED', message: `the worker could not run the attempt: ${(e as Error).message}` } };
-    }
-    this.leftExecutor();
     if (rec.fate === 'lost' || this.closing) {
       this.attempts.delete(key);
       this.reports.drop(key);

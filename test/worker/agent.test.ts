@@ -234,6 +234,34 @@ describe('worker agent against protocolPeerForTest', () => {
     expect(worker.running()).toBe(0);
   });
 
+  it('respects capacity when handlers end synchronously, mixed with ones that wait', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const enter = (): void => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+    };
+    const { peer, worker } = await setup({
+      capacity: 2,
+      handlers: {
+        quick: (args: { i: number }) => {
+          enter();
+          inFlight--;
+          return args.i;
+        },
+        slow: (args: { i: number }) => {
+          enter();
+          return new Promise((resolve) => setTimeout(() => (inFlight--, resolve(args.i)), 20));
+        },
+      },
+    });
+    const jobs = Array.from({ length: 12 }, (_, i) => assignmentForTest('function', { handler: i % 3 === 0 ? 'slow' : 'quick', args: { i } }));
+    peer.send({ t: 'assign', jobs });
+    for (const [i, j] of jobs.entries()) expect(await peer.waitFor(outcomeOf(j.jobId))).toMatchObject({ kind: 'completed', result: i });
+    expect(most).toBeLessThanOrEqual(2);
+    expect(worker.running()).toBe(0);
+  });
+
   it('fails a result over maxResultBytes with BATON_E_RESULT_TOO_LARGE, and a container job as unsupported', async () => {
     const { peer } = await setup({ handlers: { huge: () => 'x'.repeat(500) } }, { maxResultBytes: 100 });
     const a = assignmentForTest('function', { handler: 'huge' });

@@ -15,7 +15,7 @@ export class FunctionExecutor implements Executor {
 
   constructor(private readonly handlers: HandlerMap) {}
 
-  async execute(a: Assignment, ctx: ExecContext): Promise<ExecOutcome> {
+  execute(a: Assignment, ctx: ExecContext): ExecOutcome | Promise<ExecOutcome> {
     const name = a.payload.handler;
     const handler = typeof name === 'string' && Object.hasOwn(this.handlers, name) ? this.handlers[name] : undefined;
     if (handler === undefined) {
@@ -42,19 +42,24 @@ export class FunctionExecutor implements Executor {
       run.end();
       return { ok: true, result: value };
     }
-    const deadline = run.deadline();
-    const stopped = new Promise<ExecOutcome>((resolve) => {
-      deadline.onStop((reason) => resolve(deadline.timedOut() ? timeoutOutcome(a.timeoutMs) : abortedOutcome(reason)));
-    });
-    const ran = Promise.resolve(value).then(
-      (result): ExecOutcome => ({ ok: true, result }),
-      thrown,
-    );
-    try {
-      return await Promise.race([ran, stopped]);
-    } finally {
-      run.end();
-    }
+    return race(a, run, value);
+  }
+}
+
+/** Waits for a handler's promise, or for the attempt to stop (cancel, timeout), whichever is first. */
+async function race(a: Assignment, run: HandlerRun, value: PromiseLike<unknown>): Promise<ExecOutcome> {
+  const deadline = run.deadline();
+  const stopped = new Promise<ExecOutcome>((resolve) => {
+    deadline.onStop((reason) => resolve(deadline.timedOut() ? timeoutOutcome(a.timeoutMs) : abortedOutcome(reason)));
+  });
+  const ran = Promise.resolve(value).then(
+    (result): ExecOutcome => ({ ok: true, result }),
+    thrown,
+  );
+  try {
+    return await Promise.race([ran, stopped]);
+  } finally {
+    run.end();
   }
 }
 
@@ -116,7 +121,12 @@ class HandlerRun implements HandlerContext {
 
   /** The attempt's deadline, started on first use but counted from the handler's call. */
   deadline(): Deadline {
-    return (this.dl ??= startDeadline(this.ctx, this.a.timeoutMs, this.startedAt));
+    if (this.dl === null) {
+      this.dl = startDeadline(this.ctx, this.a.timeoutMs, this.startedAt);
+      // First asked for after the attempt ended (a handler's stray callback): no timer or hook.
+      if (!this.live) this.dl.dispose();
+    }
+    return this.dl;
   }
 
   write(parts: unknown[]): void {

@@ -45,6 +45,9 @@ export type ExecOutcome =
 export interface Executor {
   /** The job type this executor runs. */
   readonly type: JobType;
-  /** Runs one attempt to its end (or until `ctx.signal` aborts) and says how it ended. */
-  execute(assignment: Assignment, ctx: ExecContext): Promise<ExecOutcome>;
+  /**
+   * Runs one attempt to its end (or until `ctx.signal` aborts) and says how it ended: directly
+   * when it ended without waiting (the agent then spends no promise on it), else as a promise.
+   */
+  execute(assignment: Assignment, ctx: ExecContext): ExecOutcome | Promise<ExecOutcome>;
 }
