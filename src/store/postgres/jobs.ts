@@ -11,48 +11,61 @@ import type { AssignmentInput, Fence, InsertResult, JobInsertOptions, JobListFil
 import { applyInsertExtras, checkUniqueKeys, onJobsEnded } from './graph.ts';
 import { allInOrder, inTx, isUniqueViolation, type Db } from './db.ts';
 import { checkFence } from './leaders.ts';
-import { admitWithinCaps, writeTimeFields, type QueueCaps } from './limits.ts';
+import { admitWithinCaps, type QueueCaps } from './limits.ts';
+import { sendBatch, type Column } from './batch.ts';
 import { attemptFromRow, jobFromNew, jobFromRow, type JobRow } from './rows.ts';
 import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, wakes, writeAudit, writeAudits, writeResults, type Ctx } from './write.ts';
 
 /** Rows per INSERT statement: big enough to amortise the round trip, small enough to stay light. */
 const INSERT_CHUNK = 5000;
 
+/** The columns of a new job row, as bound for its INSERT (batch.ts: most are the same for the whole batch). */
+const JOB_INSERT: Column<Job>[] = [
+  { name: 'id', type: 'text', key: true, value: (j) => j.id },
+  { name: 'tenant', type: 'text', value: (j) => j.tenant },
+  { name: 'type', type: 'text', value: (j) => j.type },
+  { name: 'name', type: 'text', value: (j) => j.name },
+  { name: 'queue', type: 'text', value: (j) => j.queue },
+  { name: 'priority', type: 'int4', value: (j) => j.priority },
+  { name: 'status', type: 'text', value: (j) => j.status },
+  { name: 'run_at', type: 'int8', value: (j) => j.runAt },
+  { name: 'max_retries', type: 'int4', value: (j) => j.maxRetries },
+  { name: 'timeout_ms', type: 'int8', value: (j) => j.timeoutMs },
+  { name: 'idempotency_key', type: 'text', value: (j) => j.idempotencyKey },
+  { name: 'payload', type: 'text', cast: '::jsonb', value: (j) => JSON.stringify(j.payload) },
+  { name: 'backoff', type: 'text', cast: '::jsonb', value: (j) => JSON.stringify(j.backoff) },
+  { name: 'requirements', type: 'text', cast: '::jsonb', value: (j) => JSON.stringify(j.requirements) },
+  { name: 'tags', type: 'text', cast: '::jsonb', value: (j) => JSON.stringify(j.tags) },
+  { name: 'metadata', type: 'text', cast: '::jsonb', value: (j) => JSON.stringify(j.metadata) },
+  { name: 'created_at', type: 'int8', value: (j) => j.createdAt },
+  { name: 'deadline', type: 'int8', value: (j) => j.deadline ?? null },
+  { name: 'concurrency_key', type: 'text', value: (j) => j.concurrencyKey ?? null },
+  { name: 'concurrency_limit', type: 'int4', value: (j) => (j.concurrencyKey != null ? (j.concurrencyLimit ?? 1) : null) },
+];
+
 /**
  * Sends the INSERTs of `jobs` at once, in chunks; resolves to the ids inserted (a repeated
- * idempotency key is skipped). The caller writes the time fields (writeTimeFields) of the rows
- * that were inserted.
+ * idempotency key is skipped). Only a chunk with idempotency keys asks for the ids back: any
+ * other either inserts every row or fails.
  */
 function sendJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
   const chunks: Promise<string[]>[] = [];
   for (let i = 0; i < jobs.length; i += INSERT_CHUNK) {
     const c = jobs.slice(i, i + INSERT_CHUNK);
+    const keyed = c.some((j) => j.idempotencyKey !== null);
     // The conflict target names the partial unique index, so only a repeated idempotency key is
     // skipped; a repeated id still raises (and fails the whole batch).
-    chunks.push(tx`INSERT INTO jobs (id, tenant, type, name, queue, priority, status, run_at, max_retries, timeout_ms,
-        idempotency_key, payload, backoff, requirements, tags, metadata, created_at, updated_at)
-      SELECT id, tenant, type, name, queue, priority, status, run_at, max_retries, timeout_ms, idempotency_key,
-        payload::jsonb, backoff::jsonb, requirements::jsonb, tags::jsonb, metadata::jsonb, created_at, created_at
-      FROM unnest(${c.map((j) => j.id)}::text[], ${c.map((j) => j.tenant)}::text[], ${c.map((j) => j.type)}::text[],
-        ${c.map((j) => j.name)}::text[], ${c.map((j) => j.queue)}::text[], ${c.map((j) => j.priority)}::int4[],
-        ${c.map((j) => j.status)}::text[], ${c.map((j) => j.runAt)}::int8[], ${c.map((j) => j.maxRetries)}::int4[],
-        ${c.map((j) => j.timeoutMs)}::int8[], ${c.map((j) => j.idempotencyKey)}::text[],
-        ${c.map((j) => JSON.stringify(j.payload))}::text[], ${c.map((j) => JSON.stringify(j.backoff))}::text[],
-        ${c.map((j) => JSON.stringify(j.requirements))}::text[], ${c.map((j) => JSON.stringify(j.tags))}::text[],
-        ${c.map((j) => JSON.stringify(j.metadata))}::text[], ${c.map((j) => j.createdAt)}::int8[])
-        AS v(id, tenant, type, name, queue, priority, status, run_at, max_retries, timeout_ms, idempotency_key,
-          payload, backoff, requirements, tags, metadata, created_at)
-      ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-      RETURNING id`.then((rows) => rows.map((r) => r.id as string)));
+    const sent = sendBatch(tx, c, JOB_INSERT, (b) => `INSERT INTO jobs (${JOB_INSERT.map((col) => col.name).join(', ')}, updated_at)
+      SELECT ${JOB_INSERT.map((col) => b.expr[col.name]).join(', ')}, ${b.expr.created_at} FROM ${b.from}
+      ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING${keyed ? ' RETURNING id' : ''}`);
+    chunks.push(keyed ? sent.then((rows) => rows.map((r) => (r as { id: string }).id)) : sent.then(() => c.map((j) => j.id)));
   }
   return Promise.all(chunks).then((all) => new Set(all.flat()));
 }
 
-/** Inserts job rows in chunks, with their time fields; returns the ids inserted (a repeated idempotency key is skipped). */
-export async function insertJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
-  const inserted = await sendJobRows(tx, jobs);
-  await writeTimeFields(tx, jobs.filter((j) => inserted.has(j.id)));
-  return inserted;
+/** Inserts job rows in chunks; returns the ids inserted (a repeated idempotency key is skipped). */
+export function insertJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
+  return sendJobRows(tx, jobs);
 }
 
 /** Inserts the tag rows of `jobs` (sent at once; nothing is sent for untagged jobs). */
@@ -145,7 +158,6 @@ export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditIn
         existing.set(keyOf(j.tenant, j.idempotencyKey!), j);
       }
     }
-    defer(writeTimeFields(tx, newJobs));
     defer(insertTags(tx, newJobs));
     // A new queue is stamped with the creation time of its first job, as in the SQLite store.
     const queues = new Map<string, { tenant: string; name: string; at: number }>();

@@ -16,16 +16,6 @@ import { checkFence } from './leaders.ts';
 import { jobFromRow, tenantFromRow, type JobRow } from './rows.ts';
 import { ensureQueues, notifyWake, writeAudit, writeResults, type Ctx } from './write.ts';
 
-/** Writes new jobs' deadline and concurrency columns (inside the insert's transaction; sent at once, nothing for jobs without them). */
-export function writeTimeFields(tx: Db, jobs: Job[]): Promise<unknown> {
-  const set = jobs.filter((j) => j.deadline != null || j.concurrencyKey != null);
-  if (set.length === 0) return Promise.resolve();
-  return tx`UPDATE jobs SET deadline = v.deadline, concurrency_key = v.key, concurrency_limit = v.lim
-    FROM unnest(${set.map((j) => j.id)}::text[], ${set.map((j) => j.deadline ?? null)}::int8[], ${set.map((j) => j.concurrencyKey ?? null)}::text[],
-      ${set.map((j) => (j.concurrencyKey != null ? (j.concurrencyLimit ?? 1) : null))}::int4[]) AS v(id, deadline, key, lim)
-    WHERE jobs.id = v.id`.execute();
-}
-
 /** See Store.jobExpireDeadlines. */
 export async function jobExpireDeadlines(c: Ctx, p: { now: number; limit: number; fence?: Fence }): Promise<Job[]> {
   return inTx(c.sql, async (tx) => {
