@@ -12,6 +12,7 @@ import type { Sql } from './db.ts';
 import { attemptFromRow, jobColumns, jobFromNew, jobFromValues, selectJobs, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, type AttemptRow } from './rows.ts';
 import { checkFence } from './leaders.ts';
 import { admitWithinCaps } from './limits.ts';
+import { backoffText, objectText, requirementsText, tagsText } from './json.ts';
 import { checkLimit, decodeCursor, encodeCursor, ensureQueue, loadJob, loadJobsCached, writeAudit, writeTransition } from './write.ts';
 
 // The deadline and concurrency columns (004_schedules.sql) are written with the row, not after it.
@@ -70,10 +71,16 @@ function pushRowValues(out: unknown[], job: Job): void {
   out.push(job.deadline ?? null, job.concurrencyKey ?? null, job.concurrencyKey != null ? (job.concurrencyLimit ?? 1) : null);
 }
 
-/** Appends a fresh `job`'s FRESH_BOUND values to `out`. */
-function pushFreshValues(out: unknown[], job: Job): void {
-  out.push(job.id, job.tenant, job.createdAt, ...specValues(job), job.status, job.runAt, job.updatedAt);
-  out.push(job.deadline ?? null, job.concurrencyKey ?? null, job.concurrencyKey != null ? (job.concurrencyLimit ?? 1) : null);
+/** Appends a fresh `job`'s FRESH_BOUND values to `out` (listed, not spread: this runs per row of a batch). */
+function pushFreshValues(out: unknown[], j: Job): void {
+  out.push(
+    j.id, j.tenant, j.createdAt,
+    // SPEC_COLUMNS, as specValues has them.
+    j.type, j.name, j.queue, j.priority, j.maxRetries, j.timeoutMs, j.idempotencyKey,
+    JSON.stringify(j.payload), backoffText(j.backoff), requirementsText(j.requirements), tagsText(j.tags), objectText(j.metadata),
+    j.status, j.runAt, j.updatedAt,
+    j.deadline ?? null, j.concurrencyKey ?? null, j.concurrencyKey != null ? (j.concurrencyLimit ?? 1) : null,
+  );
 }
 
 /**
@@ -123,6 +130,8 @@ export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput 
     // Idempotency keys seen in this batch: a repeat returns the first job, as a repeat request would.
     const byKey = new Map<string, Job>();
     const queuesSeen = new Set<string>();
+    let lastTenant: string | null = null;
+    let lastQueue: string | null = null;
     // New rows are written together after the loop; nothing in the loop reads them back (a
     // repeated idempotency key within the batch is found in byKey).
     const fresh: Job[] = [];
@@ -157,10 +166,15 @@ export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput 
       }
       const job = jobFromNew(n);
       fresh.push(job);
-      const qKey = `${n.tenant}\u0000${n.queue}`;
-      if (!queuesSeen.has(qKey)) {
-        queuesSeen.add(qKey);
-        ensureQueue(sql, n.tenant, n.queue, n.createdAt);
+      // Batches mostly fill one queue: its key is built and looked up again only on a change.
+      if (n.tenant !== lastTenant || n.queue !== lastQueue) {
+        lastTenant = n.tenant;
+        lastQueue = n.queue;
+        const qKey = `${n.tenant}\u0000${n.queue}`;
+        if (!queuesSeen.has(qKey)) {
+          queuesSeen.add(qKey);
+          ensureQueue(sql, n.tenant, n.queue, n.createdAt);
+        }
       }
       if (n.idempotencyKey !== null) byKey.set(`${n.tenant}\u0000${n.idempotencyKey}`, job);
       jobs.push(job);
