@@ -54,6 +54,11 @@ interface ReportBase extends LeaseHeld {
 
 /** One thing that happened to an attempt on the worker. */
 export type Report =
+  /**
+   * The attempt began running. Optional before a `completed` of the same attempt: a worker may
+   * leave out a `started` still unsent when the attempt completes (the server takes `completed`
+   * straight from `assigned` and stamps the start then), so a short job costs one report.
+   */
   | (ReportBase & { kind: 'started' })
   /** An assignment the worker gives back without having started it (prefetched, then stopping). */
   | (ReportBase & { kind: 'returned' })
@@ -100,6 +105,10 @@ export type ServerMessage =
     }
   | { t: 'assign'; jobs: Assignment[] }
   | { t: 'cancel'; jobId: string; attempt: number; reason: string }
+  /**
+   * The verdicts of a report batch, in order. Trailing accepted verdicts are left out (an
+   * all-accepted batch is acked with `[]`): a report with no verdict at its index was accepted.
+   */
   | { t: 'ack'; batch: number; verdicts: ReportVerdict[] }
   | { t: 'heartbeat_ack'; lost: LeaseHeld[] }
   | { t: 'drain' }

@@ -13,6 +13,7 @@ import {
   type Assignment,
   type LeaseHeld,
   type Report,
+  type ReportVerdict,
   type ServerMessage,
   type WorkerHello,
   type WorkerMessage,
@@ -323,7 +324,16 @@ export class Gateway {
       if (r.kind === 'log') logged.add(r.jobId);
       else changed.add(r.jobId);
     });
-    this.send(c, { t: 'ack', batch, verdicts: outcomes.map((o) => (o.ok ? { ok: true as const } : { ok: false as const, code: o.code, message: o.message })) });
+    // Trailing accepted verdicts are left out (ServerMessage 'ack'): nearly every batch is all
+    // accepted, and its ack is then `[]` instead of one object per report each way.
+    let n = outcomes.length;
+    while (n > 0 && outcomes[n - 1]!.ok) n--;
+    const verdicts: ReportVerdict[] = [];
+    for (let i = 0; i < n; i++) {
+      const o = outcomes[i]!;
+      verdicts.push(o.ok ? { ok: true } : { ok: false, code: o.code, message: o.message });
+    }
+    this.send(c, { t: 'ack', batch, verdicts });
     for (const id of logged) ctx.events.emit('log', id);
     for (const id of changed) ctx.events.emit('job', id);
     if (freed) this.onCapacity();
