@@ -48,6 +48,8 @@ export async function jobBulk(
         out.skipped += jobs.length - ended.length;
         if (ended.length > 0) {
           await tx`DELETE FROM job_deps WHERE parent_id = ANY(${ended}::text[])`;
+          // Attempts have no foreign key to cascade (005_attempts_without_fk.sql).
+          await tx`DELETE FROM job_attempts WHERE job_id = ANY(${ended}::text[])`;
           await tx`DELETE FROM jobs WHERE id = ANY(${ended}::text[])`;
         }
         out.affected += ended.length;
