@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assign, newJob, rep, report, T0, TENANT } from '../../src/store/contract/fixtures.ts';
-import { applyMigrations, openDatabase } from '../../src/store/sqlite/db.ts';
+import { applyMigrations, loadMigrations, openDatabase } from '../../src/store/sqlite/db.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { READY_WALKS } from '../../src/store/sqlite/ready.ts';
 
@@ -77,6 +77,28 @@ describe('sqlite hot paths', () => {
     expect(sets()).toBe(3);
     expect(await store.jobGet({ tenant: TENANT, id: job.id })).toMatchObject({ status: 'completed', leaseToken: null, leaseExpiresAt: null, result: { ok: true }, completedAt: T0 + 3 });
     side.close();
+    await store.close();
+  });
+
+  it('migrates a database holding pending and leased jobs to the hot indexes (005)', async () => {
+    const path = freshPath();
+    const sql = openDatabase(path, 'NORMAL');
+    applyMigrations(sql, loadMigrations().filter((m) => m.version <= 4));
+    const insert = sql.db.prepare(`INSERT INTO jobs (id, tenant, type, queue, priority, status, run_at, max_retries, payload, backoff, requirements, tags, metadata,
+      attempt, lease_token, lease_expires_at, worker_id, created_at, updated_at) VALUES (?, ?, 'command', 'default', ?, ?, ?, 0, '{"argv":["true"]}', '{}', ?, '[]', '{}', ?, ?, ?, ?, ?, ?)`);
+    const requirements = JSON.stringify({ labels: {}, cpu: 0, memoryMb: 0 });
+    insert.run('00000000-0000-7000-8000-000000000001', TENANT, 1, 'pending', T0, requirements, 0, null, null, null, T0, T0);
+    insert.run('00000000-0000-7000-8000-000000000002', TENANT, 9, 'pending', T0 + 5, requirements, 0, null, null, null, T0, T0);
+    insert.run('00000000-0000-7000-8000-000000000003', TENANT, 5, 'running', T0, requirements, 1, 'tok', T0 + 10, 'w1', T0, T0);
+    sql.db.prepare("INSERT INTO queues (tenant, name, paused, created_at) VALUES (?, 'default', 0, ?)").run(TENANT, T0);
+    sql.db.prepare("INSERT INTO job_attempts (job_id, attempt, tenant, worker_id, lease_token, status, assigned_at) VALUES ('00000000-0000-7000-8000-000000000003', 1, ?, 'w1', 'tok', 'running', ?)").run(TENANT, T0);
+    expect(applyMigrations(sql)).toContain(5);
+    sql.db.close();
+    const store = await openSqliteStore({ path, synchronous: 'NORMAL' });
+    const heads = await store.jobListReadyHeads({ tenants: [TENANT], types: ['command'], perQueue: 10 });
+    expect(heads.map((h) => [h.job.id.slice(-1), h.rank])).toEqual([['2', 9], ['1', 1]]);
+    const reaped = await store.leaseReapExpired({ now: T0 + 11, limit: 10, random: () => 0.5 });
+    expect(reaped.map((j) => [j.id.slice(-1), j.status])).toEqual([['3', 'pending']]);
     await store.close();
   });
 });

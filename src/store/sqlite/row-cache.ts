@@ -6,7 +6,8 @@
  * cached job replaces its row with the row as written (writeTransition), so the assignment and
  * the reports find it too; a job that ends leaves the cache. Raw rows (arrays of column values)
  * are kept, never Job objects, so no caller can change a cached value: each use decodes a fresh
- * Job.
+ * Job (a ready head only the ReadyJob fields), and a write compares a cached row with the
+ * transition's values to set only the columns that changed (writeTransition).
  *
  * A cached row is always its job's current row, because
  * - every write of a job row replaces (writeTransition) or drops (each direct UPDATE or DELETE of
