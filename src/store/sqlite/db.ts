@@ -57,6 +57,11 @@ export function openDatabase(path: string, synchronous: SyncMode): Sql {
   // insert wrote ~500 pages to a temp file besides its WAL pages. Neither needs to survive a
   // crash; the database and its WAL are unaffected.
   db.pragma('temp_store = MEMORY');
+  // A smaller page cache than the default 2 MiB: every commit walks the whole cache
+  // (pcache1TruncateUnsafe, 2.4 % of an in-process drain's CPU; 0.1 % at 1 MiB), while a drain
+  // round or a batch of 1,000 touches ~30-200 pages and other reads come from the OS's cache.
+  // In-process drain rounds of 64: 4-10 % less CPU per job at 30,000 and 200,000 pending.
+  db.pragma('cache_size = -1024');
   const cache = new Map<string, Database.Statement>();
   const rawCache = new Map<string, Database.Statement>();
   // One transaction function for every write: better-sqlite3 builds a wrapper per db.transaction call.
