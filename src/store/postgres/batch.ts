@@ -58,12 +58,14 @@ export function bindRows<R>(params: Params, rows: readonly R[], cols: readonly C
   const arrays: string[] = [];
   const names: string[] = [];
   for (const c of cols) {
-    const values = rows.map(c.value);
-    const first = values[0];
-    if (!allArrays && c.key !== true && values.every((v) => v === first)) {
+    // Uniform unless a row differs; the array is only built for a column that needs one.
+    const first = c.value(rows[0]);
+    let uniform = !allArrays && c.key !== true;
+    for (let i = 1; uniform && i < rows.length; i++) uniform = c.value(rows[i]) === first;
+    if (uniform) {
       expr[c.name] = `${params.bind(first, c.type)}${c.cast ?? ''}`;
     } else {
-      arrays.push(params.bind(values, `${c.type}[]`));
+      arrays.push(params.bind(rows.map(c.value), `${c.type}[]`));
       names.push(c.name);
       expr[c.name] = `${alias}.${c.name}${c.cast ?? ''}`;
     }

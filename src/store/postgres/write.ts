@@ -97,10 +97,15 @@ const JOB_ID: Column<Job> = { name: 'id', type: 'text', key: true, value: (j) =>
 function updateJobStates(tx: Db, jobs: Job[], before: ReadonlyMap<string, Job> | undefined): Promise<unknown> {
   // A column no job changed is left out (an object field counts as changed unless it is the
   // same object: transition copies the job, so an untouched field keeps its value).
-  const cols = JOB_STATE.filter((c) => before === undefined || jobs.some((j) => {
-    const b = before.get(j.id);
-    return b === undefined || b[c.field] !== j[c.field];
-  }));
+  let cols = JOB_STATE;
+  if (before !== undefined) {
+    const changed = new Array<boolean>(JOB_STATE.length).fill(false);
+    for (const j of jobs) {
+      const b = before.get(j.id);
+      for (let i = 0; i < JOB_STATE.length; i++) if (!changed[i]) changed[i] = b === undefined || b[JOB_STATE[i].field] !== j[JOB_STATE[i].field];
+    }
+    cols = JOB_STATE.filter((_, i) => changed[i]);
+  }
   if (cols.length === 0) return Promise.resolve();
   return sendBatch(tx, jobs, [JOB_ID, ...cols], (b) =>
     `UPDATE jobs AS j SET ${cols.map((c) => `${c.name} = ${b.expr[c.name]}`).join(', ')} FROM ${b.from} WHERE j.id = ${b.expr.id}`);
@@ -135,13 +140,16 @@ const ATTEMPT_FIELDS: Partial<Record<keyof Attempt, { name: string; type: string
   error: { name: 'error', type: 'text', cast: '::jsonb' },
 };
 
+const ATTEMPT_FIELD_NAMES = Object.keys(ATTEMPT_FIELDS) as (keyof Attempt)[];
+
 function updateAttempts(tx: Db, rows: PendingAttempt[]): Promise<unknown> {
   if (rows.length === 0) return Promise.resolve();
   // One UPDATE per set of fields changed (a batch of one kind of report has one): a field the
   // change leaves out keeps its value, one set to null is cleared.
   const groups = new Map<string, PendingAttempt[]>();
   for (const a of rows) {
-    const k = (Object.keys(a.fields) as (keyof Attempt)[]).filter((f) => ATTEMPT_FIELDS[f] !== undefined).sort().join(',');
+    let k = '';
+    for (const f of ATTEMPT_FIELD_NAMES) if (f in a.fields) k = k === '' ? f : `${k},${f}`;
     const g = groups.get(k);
     if (g === undefined) groups.set(k, [a]);
     else g.push(a);
