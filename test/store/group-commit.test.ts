@@ -54,6 +54,23 @@ describe('SQLite group commit', () => {
     expect(db.inTransaction).toBe(false);
   });
 
+  it('after a call throws, runs the calls before it together again, it alone, and the calls after it as a new group', async () => {
+    const runs = [0, 0, 0, 0, 0];
+    const call = (i: number, fail = false) => () => {
+      runs[i]++;
+      db.prepare('INSERT INTO child (id, parent) VALUES (?, ?)').run(i + 1, 1);
+      if (fail) throw new Error('boom');
+      return i;
+    };
+    const results = await Promise.allSettled([group.run(call(0)), group.run(call(1)), group.run(call(2, true)), group.run(call(3)), group.run(call(4))]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : null))).toEqual([0, 1, null, 3, 4]);
+    // The calls after the failed one had not run yet: they ran once, in a group of their own.
+    expect(runs).toEqual([2, 2, 2, 1, 1]);
+    expect(children()).toEqual([1, 2, 4, 5]);
+    expect(db.inTransaction).toBe(false);
+  });
+
   it('when the shared COMMIT fails, runs each call again alone: only the faulty one fails', async () => {
     const results = await Promise.allSettled([group.run(insertChild(1, 1)), group.run(insertChild(2, 99)), group.run(insertChild(3, 1))]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);

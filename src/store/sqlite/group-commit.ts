@@ -8,9 +8,10 @@
  *
  * The calls of a group run without savepoints: a savepoint makes SQLite copy each page it first
  * changes to a sub-journal, which cost more than anything else in a drain's commit. When a call
- * throws, or the shared COMMIT fails, nothing of the group is kept and each call runs again in a
- * transaction of its own, so whatever failed fails only the calls it concerns; calls are
- * re-run only then, and the store's hot writes fail rarely (conflicting ids, unique keys).
+ * throws, nothing of the group is kept: the calls before it run together again, it runs alone,
+ * and the calls after it form a new group; when the shared COMMIT fails, each call runs again in
+ * a transaction of its own. Either way whatever failed fails only the calls it concerns, and
+ * calls are re-run only then (the store's hot writes fail rarely: conflicting ids, unique keys).
  */
 import type Database from 'better-sqlite3';
 
@@ -53,8 +54,7 @@ export class GroupCommit {
     this.#timer = null;
     const group = this.#queued;
     this.#queued = [];
-    if (group.length === 1) this.#alone(group[0]);
-    else if (group.length > 1) this.#together(group);
+    this.#runGroup(group);
   }
 
   #alone(q: Queued): void {
@@ -69,15 +69,38 @@ export class GroupCommit {
     q.resolve(value);
   }
 
+  /** Runs `group` (in order): one call alone, several together. */
+  #runGroup(group: Queued[]): void {
+    if (group.length === 1) this.#alone(group[0]);
+    else if (group.length > 1) this.#together(group);
+  }
+
   #together(group: Queued[]): void {
-    let values: unknown[];
+    let values: unknown[] = [];
+    let failed = -1;
     try {
-      values = this.#tx.immediate(() => group.map((q) => this.#enter(q.run))) as unknown[];
+      this.#tx.immediate(() => {
+        values = [];
+        for (let i = 0; i < group.length; i++) {
+          failed = i;
+          values.push(this.#enter(group[i].run));
+        }
+        failed = -1;
+      });
     } catch {
       this.#onRollback();
-      // Nothing of the group was committed: each call runs again on its own, so whatever
-      // failed it fails only the calls it concerns.
-      for (const q of group) this.#alone(q);
+      if (failed < 0) {
+        // The shared COMMIT failed: each call runs again on its own, so whatever failed it fails
+        // only the calls it concerns.
+        for (const q of group) this.#alone(q);
+        return;
+      }
+      // Call `failed` threw and nothing of the group was kept: the calls before it run together
+      // again, it runs alone (and settles as it does then), and the calls after it form a new
+      // group — in their order, so each sees what the calls before it wrote.
+      this.#runGroup(group.slice(0, failed));
+      this.#alone(group[failed]);
+      this.#runGroup(group.slice(failed + 1));
       return;
     }
     group.forEach((q, i) => q.resolve(values[i]));
