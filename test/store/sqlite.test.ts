@@ -84,7 +84,8 @@ describe('sqlite store', () => {
     applyMigrations(sql);
     const plan = (q: string) => (sql.db.prepare(`EXPLAIN QUERY PLAN ${q}`).all() as { detail: string }[]).map((r) => r.detail).join('; ');
     expect(plan("SELECT * FROM jobs WHERE status = 'scheduled' AND run_at <= 1 ORDER BY run_at LIMIT 10")).toContain('jobs_scheduled');
-    expect(plan("SELECT * FROM jobs WHERE status IN ('assigned', 'running') AND lease_expires_at < 1 ORDER BY lease_expires_at LIMIT 10")).toContain('jobs_leased');
+    // The reaper walks the small partial index of leased jobs (005 dropped jobs_leased).
+    expect(plan("SELECT * FROM jobs INDEXED BY jobs_leased_queue WHERE status IN ('assigned', 'running') AND lease_expires_at < 1 ORDER BY lease_expires_at LIMIT 10")).toContain('jobs_leased_queue');
     expect(plan("SELECT * FROM jobs WHERE status = 'pending' AND tenant = 'a' AND queue = 'q' ORDER BY max(priority, inherited_priority) DESC, run_at, created_at, id LIMIT 10")).toContain('jobs_ready');
     // Listing: newest first from an index, never a sort of the tenant's jobs.
     const tagged = plan("SELECT j.* FROM job_tags t CROSS JOIN jobs j ON j.id = t.job_id WHERE j.tenant = 'a' AND t.tenant = 'a' AND t.tag = 'x' ORDER BY t.job_id DESC LIMIT 10");
