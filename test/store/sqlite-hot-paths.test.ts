@@ -23,15 +23,35 @@ describe('sqlite hot paths', () => {
     const sql = openDatabase(freshPath(), 'NORMAL');
     applyMigrations(sql);
     const plan = (q: string, ...args: unknown[]) => (sql.db.prepare(`EXPLAIN QUERY PLAN ${q}`).all(...args) as { detail: string }[]).map((r) => r.detail).join('; ');
-    const [byPriority, byAge] = READY_WALKS.map((q) => plan(q, TENANT, 'default', '["function"]', 10));
+    const [byPriority, byAge] = READY_WALKS.slice(0, 2).map((q) => plan(q, TENANT, 'default', '["function"]', 10));
+    const lowestRank = plan(READY_WALKS[2], TENANT, 'default');
     expect(byPriority).toContain('COVERING INDEX jobs_ready ');
     expect(byAge).toContain('COVERING INDEX jobs_ready_age ');
-    for (const p of [byPriority, byAge]) expect(p).not.toContain('TEMP B-TREE');
+    expect(lowestRank).toContain('COVERING INDEX jobs_ready ');
+    for (const p of [byPriority, byAge, lowestRank]) expect(p).not.toContain('TEMP B-TREE');
     const indexes = (sql.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs'").all() as { name: string }[]).map((r) => r.name);
     expect(indexes).toContain('jobs_leased_queue');
     expect(indexes).not.toContain('jobs_leased');
     expect(plan("SELECT id FROM jobs INDEXED BY jobs_leased_queue WHERE status IN ('assigned', 'running') AND lease_expires_at < 1 ORDER BY lease_expires_at LIMIT 10")).toContain('jobs_leased_queue');
     sql.db.close();
+  });
+
+  it('reads the age walk only when it can add a job: a queue of one rank gives its priority walk', async () => {
+    const store = await openSqliteStore({ path: freshPath(), synchronous: 'NORMAL' });
+    const heads = async () => (await store.jobListReadyHeads({ tenants: [TENANT], types: ['command'], perQueue: 3 })).map((h) => h.job.id).sort();
+    // One rank: the three oldest, which both walks would give.
+    const old = [0, 1, 2, 3, 4].map((i) => newJob({ runAt: T0 + i, createdAt: T0 + i }));
+    await store.jobInsertMany({ jobs: old });
+    expect(await heads()).toEqual(old.slice(0, 3).map((j) => j.id).sort());
+    // A newer job of a higher rank: the three first by priority and the three oldest.
+    const urgent = newJob({ priority: 9, runAt: T0 + 10, createdAt: T0 + 10 });
+    await store.jobInsertMany({ jobs: [urgent] });
+    expect(await heads()).toEqual([urgent.id, ...old.slice(0, 3).map((j) => j.id)].sort());
+    // Ranks differ only among jobs of another type: this read lists the oldest of its type.
+    await store.jobInsertMany({ jobs: [newJob({ type: 'function', payload: { handler: 'h' }, priority: 0 })] });
+    await store.jobApply({ tenant: TENANT, id: urgent.id, now: T0 + 20, event: { type: 'cancel', reason: 'test' } });
+    expect(await heads()).toEqual(old.slice(0, 3).map((j) => j.id).sort());
+    await store.close();
   });
 
   it('heads carry of a function job only its handler, of others the whole payload', async () => {

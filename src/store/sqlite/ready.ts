@@ -21,8 +21,13 @@ const BY_AGE = `SELECT id, max(priority, inherited_priority) AS rank FROM jobs I
   WHERE status = 'pending' AND tenant = ? AND queue = ? AND type IN (SELECT value FROM json_each(?))
   ORDER BY run_at, id LIMIT ?`;
 
-/** The two index walks of a ready read, for the plan tests. */
-export const READY_WALKS = [BY_PRIORITY, BY_AGE] as const;
+// The lowest rank of the queue's pending jobs of any type: the last key of jobs_ready, one seek.
+const LOWEST_RANK = `SELECT max(priority, inherited_priority) FROM jobs INDEXED BY jobs_ready
+  WHERE status = 'pending' AND tenant = ? AND queue = ?
+  ORDER BY max(priority, inherited_priority) LIMIT 1`;
+
+/** The two index walks of a ready read and the lowest-rank seek, for the plan tests. */
+export const READY_WALKS = [BY_PRIORITY, BY_AGE, LOWEST_RANK] as const;
 
 /**
  * See Store.jobListReadyHeads. The heads' rows come from the row cache, or are fetched in one
@@ -38,9 +43,16 @@ export function jobListReadyHeads(sql: Sql, p: { tenants: string[]; queues?: str
   const types = JSON.stringify(p.types);
   const seen = new Map<string, number>();
   for (const q of queues) {
-    for (const stmt of [BY_PRIORITY, BY_AGE]) {
-      for (const [id, rank] of sql.rawStmt(stmt).all(q.tenant, q.name, types, p.perQueue) as [string, number][]) seen.set(id, rank);
-    }
+    const byPriority = sql.rawStmt(BY_PRIORITY).all(q.tenant, q.name, types, p.perQueue) as [string, number][];
+    for (const [id, rank] of byPriority) seen.set(id, rank);
+    // The age walk is skipped when it cannot add a job the dispatcher would rank higher: when the
+    // priority walk listed every pending job of the queue, or when every pending job has the rank
+    // of the first head (a queue without priorities, the common case). With one rank, the
+    // priority walk's jobs are the oldest (run_at, then created_at and id), which is the order
+    // the dispatcher's aging ranks them in anyway.
+    if (byPriority.length < p.perQueue) continue;
+    if ((sql.rawStmt(LOWEST_RANK).get(q.tenant, q.name) as [number])[0] === byPriority[0][1]) continue;
+    for (const [id, rank] of sql.rawStmt(BY_AGE).all(q.tenant, q.name, types, p.perQueue) as [string, number][]) seen.set(id, rank);
   }
   const out: ReadyHead[] = [];
   // Each statement reads its own snapshot: a job the walks found may have moved on since.
