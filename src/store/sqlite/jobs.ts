@@ -13,7 +13,7 @@ import { attemptFromRow, jobColumns, jobFromNew, jobFromValues, selectJobs, SPEC
 import { checkFence } from './leaders.ts';
 import { admitWithinCaps } from './limits.ts';
 import { backoffText, objectText, requirementsText, tagsText } from './json.ts';
-import { checkLimit, decodeCursor, encodeCursor, ensureQueue, loadJob, loadJobsCached, writeAudit, writeTransition } from './write.ts';
+import { checkLimit, decodeCursor, encodeCursor, ensureQueue, flushAttempts, loadJob, loadJobsCached, writeAudit, writeTransition, type AttemptInserts } from './write.ts';
 
 // The deadline and concurrency columns (004_schedules.sql) are written with the row, not after it.
 const INSERT_COLUMNS = ['id', 'tenant', 'created_at', ...SPEC_COLUMNS, ...STATE_COLUMNS, 'deadline', 'concurrency_key', 'concurrency_limit'];
@@ -328,6 +328,8 @@ export function jobAssignMany(sql: Sql, p: { assignments: AssignmentInput[]; now
     const jobs = loadJobsCached(sql, p.assignments.map((a) => a.jobId));
     const candidates = p.assignments.map((a) => jobs.get(a.jobId)).filter((j): j is Job => j !== undefined && j.status === 'pending');
     const admitted = admitWithinCaps(sql, candidates);
+    // The new attempt rows, one INSERT for the batch: nothing here reads them before it ends.
+    const attempts: AttemptInserts = { values: [] };
     for (const a of p.assignments) {
       if (!admitted.has(a.jobId)) continue;
       admitted.delete(a.jobId);
@@ -340,10 +342,11 @@ export function jobAssignMany(sql: Sql, p: { assignments: AssignmentInput[]; now
         if (isBatonError(e)) continue;
         throw e;
       }
-      writeTransition(sql, r);
+      writeTransition(sql, r, { attempts });
       jobs.set(r.job.id, r.job);
       out.push(r.job);
     }
+    flushAttempts(sql, attempts);
     return out;
   });
   return run();

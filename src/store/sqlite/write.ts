@@ -21,8 +21,35 @@ function updateState(mask: number): string {
 }
 const UPDATE_SPEC = `UPDATE jobs SET ${SPEC_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`;
 
-const INSERT_ATTEMPT = `INSERT INTO job_attempts (job_id, attempt, tenant, worker_id, lease_token, status,
-  assigned_at, started_at, ended_at, exit_code, error) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)`;
+const INSERT_ATTEMPT_INTO = `INSERT INTO job_attempts (job_id, attempt, tenant, worker_id, lease_token, status,
+  assigned_at, started_at, ended_at, exit_code, error) VALUES `;
+const ATTEMPT_ROW = '(?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)';
+const ATTEMPT_VALUES = 7;
+/** Attempt rows per INSERT statement (7 values each): as for job rows, one statement per row cost more in binding and stepping than the rows. */
+const ATTEMPTS_PER_INSERT = 64;
+/** INSERT statements' text by attempt row count, built once each. */
+const insertAttemptSql: string[] = [];
+
+/**
+ * New attempt rows gathered by writeTransition for one multi-row INSERT (flushAttempts), where a
+ * caller writes many assignments and reads no attempt row before flushing.
+ */
+export interface AttemptInserts {
+  values: unknown[];
+}
+
+/** Inserts the attempt rows gathered in `a` and empties it. */
+export function flushAttempts(sql: Sql, a: AttemptInserts): void {
+  const all = a.values;
+  a.values = [];
+  const rows = all.length / ATTEMPT_VALUES;
+  for (let i = 0; i < rows; i += ATTEMPTS_PER_INSERT) {
+    const n = Math.min(ATTEMPTS_PER_INSERT, rows - i);
+    insertAttemptSql[n] ??= INSERT_ATTEMPT_INTO + Array(n).fill(ATTEMPT_ROW).join(', ');
+    const values = n === rows ? all : all.slice(i * ATTEMPT_VALUES, (i + n) * ATTEMPT_VALUES);
+    sql.stmt(insertAttemptSql[n]).run(values);
+  }
+}
 
 const ENSURE_QUEUE = 'INSERT OR IGNORE INTO queues (tenant, name, paused, created_at) VALUES (?, ?, 0, ?)';
 
@@ -74,12 +101,13 @@ export function loadJobsCached(sql: Sql, ids: readonly string[]): Map<string, Jo
 
 /**
  * Writes the outcome of `transition`: the job's state columns, its spec columns when `spec` is
- * set (client edits), and the attempt row. `leaseToken` is required when a new attempt is
+ * set (client edits), and the attempt row — a new one gathered in `opts.attempts` when given, for
+ * the caller's flushAttempts. `leaseToken` is required when a new attempt is
  * inserted (it is kept on the attempt for fencing late logs). A cached row of the job becomes
  * the row as written — the values bound here are the values a read returns — while the job may
  * come back to a hot path; an ended job's row leaves the cache.
  */
-export function writeTransition(sql: Sql, r: TransitionResult, opts: { spec?: boolean } = {}): void {
+export function writeTransition(sql: Sql, r: TransitionResult, opts: { spec?: boolean; attempts?: AttemptInserts } = {}): void {
   const job = r.job;
   const cached = sql.rowCache.get(job.id);
   sql.rowCache.drop(job.id);
@@ -104,7 +132,9 @@ export function writeTransition(sql: Sql, r: TransitionResult, opts: { spec?: bo
   if (change === null) return;
   if (change.insert) {
     if (job.leaseToken === null || job.workerId === null) throw new Error(`attempt ${change.attempt} of job ${job.id} inserted without a lease`);
-    sql.stmt(INSERT_ATTEMPT).run(job.id, change.attempt, job.tenant, job.workerId, job.leaseToken, change.fields.status ?? 'assigned', change.fields.assignedAt ?? job.updatedAt);
+    const values = [job.id, change.attempt, job.tenant, job.workerId, job.leaseToken, change.fields.status ?? 'assigned', change.fields.assignedAt ?? job.updatedAt];
+    if (opts.attempts !== undefined) opts.attempts.values.push(...values);
+    else flushAttempts(sql, { values });
   } else {
     const u = attemptUpdate(job.id, change);
     if (u !== null) sql.stmt(u.sql).run(u.values);
