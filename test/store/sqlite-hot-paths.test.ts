@@ -11,7 +11,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { assign, newJob, rep, report, T0, TENANT } from '../../src/store/contract/fixtures.ts';
 import { applyMigrations, loadMigrations, openDatabase } from '../../src/store/sqlite/db.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { jobInsertMany } from '../../src/store/sqlite/jobs.ts';
 import { READY_WALKS } from '../../src/store/sqlite/ready.ts';
+import { selectJobs } from '../../src/store/sqlite/rows.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-sqlite-hot-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,6 +54,30 @@ describe('sqlite hot paths', () => {
     await store.jobApply({ tenant: TENANT, id: urgent.id, now: T0 + 20, event: { type: 'cancel', reason: 'test' } });
     expect(await heads()).toEqual(old.slice(0, 3).map((j) => j.id).sort());
     await store.close();
+  });
+
+  it('caches the rows of a small insert as a read returns them, pending jobs only', () => {
+    const sql = openDatabase(freshPath(), 'NORMAL');
+    applyMigrations(sql);
+    const jobs = [
+      newJob(),
+      newJob({ type: 'function', payload: { handler: 'h', args: { n: 1.5 } }, name: 'n', priority: 9, timeoutMs: 1234, idempotencyKey: 'k1', tags: ['a', 'b'], metadata: { m: [1] } }),
+      newJob({ deadline: T0 + 60_000, concurrencyKey: 'ck', concurrencyLimit: 3, maxRetries: 4 }),
+      newJob({ deadline: T0 + 1, concurrencyKey: 'ck2' }),
+      newJob({ status: 'scheduled', runAt: T0 + 60_000 }),
+    ];
+    jobInsertMany(sql, { jobs });
+    const read = (id: string) => sql.db.prepare(`${selectJobs()} WHERE id = ?`).raw(true).get(id);
+    for (const j of jobs.slice(0, 4)) expect(sql.rowCache.get(j.id)).toEqual(read(j.id));
+    expect(sql.rowCache.get(jobs[4].id)).toBeUndefined();
+    // A batch's rows are not cached, nor those of an insert with graph extras.
+    const batch = Array.from({ length: 17 }, () => newJob());
+    jobInsertMany(sql, { jobs: batch });
+    expect(batch.filter((j) => sql.rowCache.get(j.id) !== undefined)).toEqual([]);
+    const child = newJob({ status: 'blocked' });
+    jobInsertMany(sql, { jobs: [child], extras: [{ dependsOn: [{ job: jobs[0].id, on: 'success', ref: null }] }] });
+    expect(sql.rowCache.get(child.id)).toBeUndefined();
+    sql.db.close();
   });
 
   it('heads carry of a function job only its handler, of others the whole payload', async () => {

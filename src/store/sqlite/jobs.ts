@@ -9,7 +9,7 @@ import type { AuditInput, Job, JobType } from '../../core/types.ts';
 import type { AssignmentInput, Fence, InsertResult, JobInsertOptions, JobListFilter, Page } from '../types.ts';
 import { applyInsertExtras, checkUniqueKeys, onJobsEnded } from './graph.ts';
 import type { Sql } from './db.ts';
-import { attemptFromRow, jobColumns, jobFromNew, jobFromValues, selectJobs, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, type AttemptRow } from './rows.ts';
+import { attemptFromRow, jobColumns, jobFromNew, jobFromValues, rowOfInserted, selectJobs, SPEC_COLUMNS, specValues, STATE_COLUMNS, stateValues, type AttemptRow } from './rows.ts';
 import { checkFence } from './leaders.ts';
 import { admitWithinCaps } from './limits.ts';
 import { backoffText, objectText, requirementsText, tagsText } from './json.ts';
@@ -23,6 +23,8 @@ const INSERT_ROW = `(${INSERT_COLUMNS.map(() => '?').join(', ')})`;
  * the rows themselves; 50 rows keep a statement's parameters (50 x 32) well under SQLite's limit.
  */
 const ROWS_PER_INSERT = 50;
+/** Jobs an insert may have at most for their rows to be cached (see jobInsertMany). */
+const CACHED_INSERT_ROWS = 16;
 const INSERT_TAG = 'INSERT OR IGNORE INTO job_tags (job_id, tag, tenant) VALUES (?, ?, ?)';
 const DELETE_TAGS = 'DELETE FROM job_tags WHERE job_id = ?';
 const SELECT_BY_KEY = `${selectJobs()} WHERE tenant = ? AND idempotency_key = ?`;
@@ -181,6 +183,13 @@ export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput 
       existed.push(false);
     }
     insertJobRows(sql, fresh);
+    // A small insert (one job per request: the pickup-latency path) leaves its pending rows in
+    // the row cache, so the dispatcher's next ready read does not fetch a row just written.
+    // Batches do not: a thousand rows would push out the rows of jobs being dispatched.
+    if (fresh.length <= CACHED_INSERT_ROWS && !p.extras && !p.graphOnFailure) {
+      sql.rowCache.sync();
+      for (const job of fresh) if (job.status === 'pending') sql.rowCache.set(job.id, rowOfInserted(job));
+    }
     applyInsertExtras(sql, p, { jobs, existed });
     if (p.audit && p.jobs.length > 0) writeAudit(sql, p.jobs[0].tenant, p.audit, p.jobs[0].createdAt);
     if (p.audits) p.jobs.forEach((n, i) => p.audits![i] && writeAudit(sql, n.tenant, p.audits![i]!, n.createdAt));

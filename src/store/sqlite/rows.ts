@@ -151,6 +151,20 @@ export function rowAfterWrite(row: readonly unknown[], state: readonly unknown[]
   return out;
 }
 
+const NEW_ROW_INDEXES = rowIndexes(['id', 'tenant', 'created_at', 'graph_id', 'unique_key', 'template', 'deadline', 'concurrency_key', 'concurrency_limit']);
+
+/**
+ * The raw row (JOB_COLUMNS order) of a job as inserted (jobs.ts: insertJobRows), built from the
+ * values bound — which are the values a read returns — for the row cache.
+ */
+export function rowOfInserted(j: Job): unknown[] {
+  const out = rowAfterWrite(new Array(JOB_COLUMNS.length).fill(null), stateValues(j), specValues(j));
+  const key = j.concurrencyKey ?? null;
+  const rest = [j.id, j.tenant, j.createdAt, j.graphId ?? null, j.uniqueKey ?? null, j.template ?? null, j.deadline ?? null, key, key !== null ? (j.concurrencyLimit ?? 1) : null];
+  NEW_ROW_INDEXES.forEach((at, i) => (out[at] = rest[i]));
+  return out;
+}
+
 /** Lifecycle columns in STATE_COLUMNS order. */
 export function stateValues(j: Job): unknown[] {
   return [
