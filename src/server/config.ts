@@ -20,11 +20,12 @@ const ENV: Record<keyof ServerConfig, string> = {
   leaderTtlMs: 'BATON_LEADER_TTL_MS',
   idempotencyRetentionMs: 'BATON_IDEMPOTENCY_RETENTION_MS',
   agingIntervalMs: 'BATON_AGING_INTERVAL_MS',
+  dispatchTickMs: 'BATON_DISPATCH_TICK_MS',
   logLevel: 'BATON_LOG_LEVEL',
   adminTokenFile: 'BATON_ADMIN_TOKEN_FILE',
 };
 
-const NUMERIC = new Set<keyof ServerConfig>(['port', 'leaseMs', 'heartbeatMs', 'reapIntervalMs', 'maxResultBytes', 'bodyLimitBytes', 'leaderTtlMs', 'idempotencyRetentionMs', 'agingIntervalMs']);
+const NUMERIC = new Set<keyof ServerConfig>(['port', 'leaseMs', 'heartbeatMs', 'reapIntervalMs', 'maxResultBytes', 'bodyLimitBytes', 'leaderTtlMs', 'idempotencyRetentionMs', 'agingIntervalMs', 'dispatchTickMs']);
 
 /** Builds a complete, checked ServerConfig. Throws BATON_E_CONFIG naming the bad setting. */
 export function loadServerConfig(overrides: Partial<ServerConfig> = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -53,6 +54,7 @@ export function loadServerConfig(overrides: Partial<ServerConfig> = {}, env: Nod
     leaderTtlMs: 5000,
     idempotencyRetentionMs: 24 * 3_600_000,
     agingIntervalMs: 60_000,
+    dispatchTickMs: 1000,
     logLevel: 'info',
     store: `sqlite:${path.join(dataDir, 'baton.db')}`,
     adminTokenFile: path.join(dataDir, 'admin-token'),
@@ -64,6 +66,7 @@ export function loadServerConfig(overrides: Partial<ServerConfig> = {}, env: Nod
   check(cfg.heartbeatMs >= 50, 'heartbeatMs', 'must be at least 50');
   check(cfg.leaseMs >= 2 * cfg.heartbeatMs, 'leaseMs', `must be at least twice heartbeatMs (${cfg.heartbeatMs}) so one late heartbeat does not lose a lease`);
   check(cfg.reapIntervalMs >= 10, 'reapIntervalMs', 'must be at least 10');
+  check((cfg.dispatchTickMs ?? 1000) >= 10, 'dispatchTickMs', 'must be at least 10');
   check(cfg.maxResultBytes >= 1024, 'maxResultBytes', 'must be at least 1024');
   check(cfg.bodyLimitBytes >= 1024, 'bodyLimitBytes', 'must be at least 1024');
   check(cfg.leaderTtlMs >= 300, 'leaderTtlMs', 'must be at least 300');

@@ -33,6 +33,12 @@ export interface ServerConfig {
   idempotencyRetentionMs?: number;
   /** Wait that raises a ready job's effective priority by one (aging), ms; 0 turns aging off. Default 60000. */
   agingIntervalMs?: number;
+  /**
+   * How often the dispatcher looks for work without being woken, ms: a safety net, since every
+   * change that makes work wakes it at once (submits, freed slots, releases, promotions, other
+   * servers' notifications). Default 1000.
+   */
+  dispatchTickMs?: number;
   /** pino level. Default info. */
   logLevel: string;
   /** Write the first system admin token here (and print it). Default `<dataDir>/admin-token`. */

@@ -21,6 +21,7 @@ const MAX_ROUND = 1000;
 const SETTINGS_TTL_MS = 1000;
 /** How long the tenant list is reused while a shared worker has free slots, ms. */
 const TENANTS_TTL_MS = 1000;
+
 /** Safety tick: catches anything a missed wake-up would leave waiting. */
 const TICK_MS = 1000;
 
@@ -45,7 +46,7 @@ export class Dispatcher {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => this.wake(), TICK_MS);
+    this.timer = setInterval(() => this.wake(), this.ctx.config.dispatchTickMs ?? TICK_MS);
     this.timer.unref();
     this.wake();
   }
@@ -97,7 +98,8 @@ export class Dispatcher {
     const views = this.gateway.views().filter((w) => w.status === 'active' && w.running < w.capacity);
     if (views.length === 0) return false;
     // A shared worker (system token) serves every tenant, so every tenant's ready work counts.
-    const tenants = views.some((w) => w.shared === true) ? await this.tenantIds() : [...new Set(views.map((w) => w.tenant))];
+    const shared = views.some((w) => w.shared === true);
+    let tenants = shared ? await this.tenantIds() : [...new Set(views.map((w) => w.tenant))];
     const types = [...new Set(views.flatMap((w) => w.types))] as JobType[];
     const queues = views.some((w) => w.queues.includes('*')) ? undefined : [...new Set(views.flatMap((w) => w.queues))];
     const free = views.reduce((n, w) => n + (w.capacity - w.running), 0);
@@ -106,9 +108,19 @@ export class Dispatcher {
     // Heads of every queue (by priority and by age), re-ranked with aging, deadlines and fair
     // shares; queues and keys found full this wake are left out (see src/server/ordering.ts).
     const perQueue = Math.min(limit, Math.max(16, free * 2));
-    const heads = (await ctx.store.jobListReadyHeads({ tenants, queues, types, perQueue })).filter(
-      (h) => !this.full.has(queueKey(h.job.tenant, h.job.queue)) && (h.job.concurrencyKey == null || !this.full.has(`k\u0000${h.job.tenant}\u0000${h.job.concurrencyKey}`)),
-    );
+    const readHeads = async () =>
+      (await ctx.store.jobListReadyHeads({ tenants, queues, types, perQueue })).filter(
+        (h) => !this.full.has(queueKey(h.job.tenant, h.job.queue)) && (h.job.concurrencyKey == null || !this.full.has(`k\u0000${h.job.tenant}\u0000${h.job.concurrencyKey}`)),
+      );
+    let heads = await readHeads();
+    // Nothing for a shared worker: a tenant created since the list was read may have just
+    // submitted (it would otherwise wait out TENANTS_TTL_MS). Re-read the list once.
+    if (heads.length === 0 && shared && this.allTenants !== null && this.allTenants.at < ctx.now()) {
+      const known = tenants.length;
+      this.allTenants = null;
+      tenants = await this.tenantIds();
+      if (tenants.length !== known) heads = await readHeads();
+    }
     if (heads.length === 0) return false;
     const settings = await this.settingsFor(tenants);
     const now = ctx.now();

@@ -18,6 +18,7 @@ import {
   type WorkerHello,
   type WorkerMessage,
 } from '../core/protocol.ts';
+import { isTerminal } from '../core/transition.ts';
 import type { Job, WorkerInfo } from '../core/types.ts';
 import { authenticate, type Principal } from './auth.ts';
 import type { ServerContext } from './context.ts';
@@ -323,6 +324,14 @@ export class Gateway {
       }
       if (r.kind === 'log') logged.add(r.jobId);
       else changed.add(r.jobId);
+      // Work this commit made that the round run on arrival (before it) could not see: a retry
+      // or a returned job back to pending, children released by a graph job's end (graph jobs
+      // are the only ones with dependents), a retry scheduled for later. Without this, they
+      // waited for the dispatcher's safety tick (1 s) on a store without notifications.
+      const j = o.job;
+      if (j === null) return;
+      if (j.status === 'scheduled') ctx.services.scheduledAt(j.runAt);
+      else if (j.status === 'pending' || (j.graphId != null && isTerminal(j.status))) freed = true;
     });
     // Trailing accepted verdicts are left out (ServerMessage 'ack'): nearly every batch is all
     // accepted, and its ack is then `[]` instead of one object per report each way.

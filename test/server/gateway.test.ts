@@ -17,7 +17,8 @@ let admin: BatonClient;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'baton-gateway-'));
-  server = await startServer({ port: 0, dataDir: dir, logLevel: 'silent', maxResultBytes: 2048 });
+  // No safety tick during the tests: every assignment below must come from a wake-up.
+  server = await startServer({ port: 0, dataDir: dir, logLevel: 'silent', maxResultBytes: 2048, dispatchTickMs: 600_000 });
   admin = new BatonClient({ url: server.url, token: server.adminToken! });
 });
 
@@ -190,6 +191,33 @@ describe('worker gateway', () => {
     const done = await admin.getJob(job.id);
     expect(done.status).toBe('failed');
     expect(done.error?.code).toBe('BATON_E_RESULT_TOO_LARGE');
+  });
+
+  it('assigns what a report batch makes ready (a released child, a retry) without waiting for the safety tick', async () => {
+    const w = await new RawWorker(server.adminToken!).open();
+    await w.hello(['gw-chain']);
+    const spec = { type: 'command' as const, queue: 'gw-chain', payload: { argv: ['true'] } };
+    const { jobs } = await admin.submitBatch([
+      { ...spec, ref: 'a' },
+      { ...spec, ref: 'b', dependsOn: [{ ref: 'a' }] },
+      { ...spec, ref: 'c', dependsOn: [{ ref: 'b' }], maxRetries: 1, backoff: { initialMs: 0, jitter: 0 } },
+    ]);
+    const ids = jobs.map((j) => j.id);
+    let batch = 100;
+    const run = async (jobId: string, kind: 'completed' | 'failed', attempt = 1) => {
+      const mine = (j: Assignment) => j.jobId === jobId && j.attempt === attempt;
+      const a: Assignment = (await w.next('assign', (m) => m.jobs.some(mine))).jobs.find(mine)!;
+      const lease = { jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: Date.now() };
+      w.send({ t: 'reports', batch: ++batch, reports: [kind === 'completed' ? { ...lease, kind, result: null } : { ...lease, kind, error: { code: 'E', message: 'boom' } }] });
+      await w.next('ack', (m) => m.batch === batch);
+    };
+    await run(ids[0], 'completed');
+    await run(ids[1], 'completed');
+    // c fails once and is retried at once (backoff 0): its second attempt is assigned as well.
+    await run(ids[2], 'failed');
+    await run(ids[2], 'completed', 2);
+    expect((await admin.getJob(ids[2])).status).toBe('completed');
+    w.ws.close();
   });
 
   it('reports leases it no longer holds as lost on heartbeat, and on reconnect', async () => {
