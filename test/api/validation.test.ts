@@ -74,6 +74,24 @@ describe('POST /v1/jobs bad input', () => {
     expectError(await send('POST', '/v1/jobs', '{"type": "command", '), 400, 'BATON_E_MALFORMED_JSON');
   });
 
+  it('refuses __proto__ and constructor.prototype keys, spelled plainly or with \\u escapes, and writes nothing', async () => {
+    const before = await jobCount();
+    const bodies = [
+      '{"type": "command", "payload": {"argv": ["x"]}, "__proto__": {"admin": true}}',
+      '{"type": "command", "payload": {"argv": ["x"]}, "metadata": {"\\u005f_proto__": {"admin": true}}}',
+      '{"type": "command", "payload": {"argv": ["x"]}, "metadata": {"constructor": {"prototype": {"admin": true}}}}',
+    ];
+    for (const b of bodies) {
+      const r = await send('POST', '/v1/jobs', b);
+      expect(r.status, b).toBe(400);
+    }
+    expect(await jobCount()).toBe(before);
+    // A payload that merely mentions the words (or uses \u escapes) is ordinary JSON.
+    const ok = await send('POST', '/v1/jobs', '{"type": "command", "payload": {"argv": ["prototype", "constructor", "\\u00e9"]}}');
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+    expect((ok.body as { payload: { argv: string[] } }).payload.argv).toEqual(['prototype', 'constructor', 'é']);
+  });
+
   it('refuses a body that is not JSON with 415', async () => {
     const res = await h.app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...h.auth(token), 'content-type': 'text/plain' }, payload: 'type=command' });
     expect(res.statusCode).toBe(415);
