@@ -34,6 +34,12 @@ export interface StoreCapabilities {
   supportsSkipLocked: boolean;
   /** More than one server process may use the store at once. */
   multiServer: boolean;
+  /**
+   * Writes run on the caller's event loop (an embedded engine): two transactions never overlap,
+   * so a caller gains nothing by keeping several in flight — one in flight gathers the most work
+   * into the next. False for a networked store, where a transaction mostly waits on the network.
+   */
+  inlineWrites: boolean;
 }
 
 /** A page of results and the cursor of the next page (null at the end). */

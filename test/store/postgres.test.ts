@@ -213,7 +213,7 @@ describe('postgres store', () => {
     const schema = freshSchema();
     const store = await openStore(`${URL}?schema=${schema}`);
     open.push(store);
-    expect(store.capabilities).toEqual({ supportsListen: true, supportsSkipLocked: true, multiServer: true });
+    expect(store.capabilities).toEqual({ supportsListen: true, supportsSkipLocked: true, multiServer: true, inlineWrites: false });
     expect(typeof store.listen).toBe('function');
     await store.jobInsertMany({ jobs: [newJob()] });
     const [row] = await admin.unsafe(`SELECT count(*)::int AS n FROM ${schema}.jobs`);

@@ -64,7 +64,7 @@ describe('sqlite store', () => {
 
   it('declares the capabilities of a single-server engine', async () => {
     const store = await openSqliteStore({ path: freshPath() });
-    expect(store.capabilities).toEqual({ supportsListen: false, supportsSkipLocked: false, multiServer: false });
+    expect(store.capabilities).toEqual({ supportsListen: false, supportsSkipLocked: false, multiServer: false, inlineWrites: true });
     await store.close();
   });
 

@@ -57,7 +57,12 @@ export async function loadJob(ctx: ServerContext, req: FastifyRequest, id: strin
 
 /** Registers the job submission and read routes. */
 export function jobRoutes(ctx: ServerContext) {
-  const batcher = new SubmitBatcher(ctx.store, { idempotencyRetentionMs: ctx.config.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS });
+  const batcher = new SubmitBatcher(ctx.store, {
+    idempotencyRetentionMs: ctx.config.idempotencyRetentionMs ?? DEFAULT_IDEMPOTENCY_RETENTION_MS,
+    // On an embedded store a second group in flight only splits the next one: with one, groups
+    // of 50 clients grew from ~21 to ~32 submits and server CPU fell ~9 % per job.
+    maxInFlight: ctx.store.capabilities.inlineWrites ? 1 : 2,
+  });
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.post<{ Body: JobInput }>(
       '/v1/jobs',

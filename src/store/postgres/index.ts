@@ -41,7 +41,7 @@ export interface PostgresStoreOptions {
 type LeaseRef = { jobId: string; attempt: number; leaseToken: string };
 
 class PostgresStore implements Store {
-  readonly capabilities: StoreCapabilities = { supportsListen: true, supportsSkipLocked: true, multiServer: true };
+  readonly capabilities: StoreCapabilities = { supportsListen: true, supportsSkipLocked: true, multiServer: true, inlineWrites: false };
   readonly #sql: Pool;
   readonly #schema: string;
   readonly #c: Ctx;

@@ -38,7 +38,7 @@ export interface SqliteStoreOptions {
 }
 
 class SqliteStore implements Store {
-  readonly capabilities: StoreCapabilities = { supportsListen: false, supportsSkipLocked: false, multiServer: false };
+  readonly capabilities: StoreCapabilities = { supportsListen: false, supportsSkipLocked: false, multiServer: false, inlineWrites: true };
   readonly #sql: Sql;
   /** The hot writes (inserts, assignments, reports, lease extensions) of one event-loop turn share a commit. */
   readonly #group: GroupCommit;
