@@ -14,7 +14,7 @@ import { newestProfile, summariseProfile, type ProfileSummary } from './profile.
 import { Progress } from './progress.ts';
 import { StampListener } from './stamps.ts';
 import { percentiles, type Percentiles } from './stats.ts';
-import { makeStore, type StoreInstance, type StoreKind } from './stores.ts';
+import { makeStore, settleDisk, type StoreInstance, type StoreKind } from './stores.ts';
 
 /** What every scenario shares. */
 export interface ScenarioEnv {
@@ -74,6 +74,7 @@ async function withProfile<T>(env: ScenarioEnv, label: string, run: ServerRun<T>
 }
 
 async function fresh<T>(env: ScenarioEnv, label: string, fn: (store: StoreInstance) => Promise<T>): Promise<T> {
+  await settleDisk(env.kind, env.opts.pgUrl);
   const store = await makeStore(env.kind, label, env.opts.pgUrl);
   try {
     return await fn(store);
@@ -299,6 +300,8 @@ export async function scenarioBacklog(env: ScenarioEnv, pending: number): Promis
     const pl = bar(env, `load ${pending} pending`, pending);
     const load = await withStore(store.store, (s) => loadPending(s, { count: pending, batch: 5_000, progress: pl }));
     pl.finish(`${Math.round(load.rowsPerSec)} rows/s`);
+    // The load's writes (a checkpoint of a million rows on PostgreSQL) must not land in the claims.
+    await settleDisk(env.kind, env.opts.pgUrl);
     const pc = bar(env, `claims with ${pending} pending`, env.opts.claimRounds);
     const claims = await measureClaims(store.store, { rounds: env.opts.claimRounds, slots: env.opts.capacity, progress: pc });
     pc.finish(`p99 ${claims.claim.p99.toFixed(2)} ms`);

@@ -3,6 +3,7 @@
  * (`?schema=bench_<random>`), per scenario — every run starts empty, and every schema made is
  * dropped afterwards.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -41,6 +42,25 @@ export async function postgresReachable(pgUrl: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+/**
+ * Lets the previous scenario's writes reach the disk before the next one starts: the kernel's
+ * writeback of a drained 100,000-job database (and PostgreSQL's next checkpoint after it) stalled
+ * the fsyncs of a following latency run for hundreds of milliseconds. `sync`, then on PostgreSQL
+ * a CHECKPOINT (skipped without the privilege to run it).
+ */
+export async function settleDisk(kind: StoreKind, pgUrl: string): Promise<void> {
+  await new Promise<void>((resolve) => execFile('sync', () => resolve()));
+  if (kind !== 'postgres') return;
+  const sql = postgres(pgUrl, { max: 1, connect_timeout: 3, onnotice: () => {} });
+  try {
+    await sql`CHECKPOINT`;
+  } catch {
+    // Not a superuser (or pg_checkpoint member): the figures just carry that noise.
   } finally {
     await sql.end({ timeout: 1 });
   }
