@@ -252,9 +252,10 @@ export interface Store {
   /** Cheap liveness probe of the storage engine. */
   ping(): Promise<void>;
   /**
-   * Present when `capabilities.supportsListen`: calls `onNotify` whenever any server (this one
-   * included) commits something that may create work — new pending or scheduled jobs, promoted
-   * jobs, freed capacity. Resolves to a function that stops listening.
+   * Present when `capabilities.supportsListen`: calls `onNotify` whenever another store instance
+   * (another server's) commits something that may create work — new pending or scheduled jobs,
+   * promoted jobs, freed capacity. Its own commits are not echoed: a server wakes its own
+   * services directly. Resolves to a function that stops listening.
    */
   listen?(channel: 'wake', onNotify: () => void): Promise<() => Promise<void>>;
 

@@ -137,20 +137,26 @@ describe('postgres store', () => {
     await unlistenSecond();
   });
 
-  it('keeps stores in different schemas from waking each other', async () => {
-    const mine = await openOne(freshSchema());
-    const other = await openOne(freshSchema());
+  it('keeps stores in different schemas from waking each other, and does not echo a store its own commits', async () => {
+    const mineSchema = freshSchema();
+    const otherSchema = freshSchema();
+    const mine = await openOne(mineSchema);
+    const other = await openOne(otherSchema);
+    const mineWriter = await openOne(mineSchema, { migrate: false });
+    const otherWriter = await openOne(otherSchema, { migrate: false });
     const heardByMine = wakeCounter();
     const heardByOther = wakeCounter();
     const unlistenMine = await mine.listen!('wake', heardByMine.hit);
     const unlistenOther = await other.listen!('wake', heardByOther.hit);
-    let woke = heardByMine.next();
+    // The listening store's own insert is not echoed back to it; notifications reach a listener
+    // in commit order, so such an echo would arrive before the wake of the writer's insert.
     await mine.jobInsertMany({ jobs: [newJob()] });
+    let woke = heardByMine.next();
+    await mineWriter.jobInsertMany({ jobs: [newJob()] });
     await woke;
-    // Notifications reach a listener in commit order, so a stray wake from the insert above
-    // would arrive before the one of this later insert.
+    // Likewise a stray wake from the inserts above would reach `other` before this one.
     woke = heardByOther.next();
-    await other.jobInsertMany({ jobs: [newJob()] });
+    await otherWriter.jobInsertMany({ jobs: [newJob()] });
     await woke;
     expect(heardByOther.n).toBe(1);
     expect(heardByMine.n).toBe(1);

@@ -116,7 +116,7 @@ export async function queueSetPaused(c: Ctx, p: { tenant: string; name: string; 
     await ensureQueues(tx, [{ tenant: p.tenant, name: p.name, at: p.now }]);
     const [row] = await tx`UPDATE queues SET paused = ${p.paused} WHERE tenant = ${p.tenant} AND name = ${p.name} RETURNING *`;
     if (p.audit) await writeAudit(tx, p.tenant, p.audit, p.now);
-    if (!p.paused) await notifyWake(tx, c.channel, [p.tenant]);
+    if (!p.paused) await notifyWake(tx, c, [p.tenant]);
     return queueStats(row, (await countsOf(tx, p.tenant, p.name)).get(p.name));
   });
 }

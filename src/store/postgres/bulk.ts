@@ -71,7 +71,7 @@ export async function jobBulk(
       out.affected += results.length;
       let woken: Job[] = results.map((r) => r.job);
       if (p.action === 'cancel') woken = await onJobsEnded(tx, woken, p.now);
-      await notifyWake(tx, c.channel, woken.filter((j) => j.status === 'pending').map((j) => j.tenant));
+      await notifyWake(tx, c, woken.filter((j) => j.status === 'pending').map((j) => j.tenant));
       return rows.length;
     });
     if (n < size) break;

@@ -5,6 +5,7 @@
  * servers receive through `listen`. Jobs returned by the hot paths (list, ready, assign, reports,
  * reap) carry `attempts: []`; only jobGet and jobApply load the attempts.
  */
+import { randomUUID } from 'node:crypto';
 import type { Report } from '../../core/protocol.ts';
 import type { NewJob } from '../../core/spec.ts';
 import type { JobEvent } from '../../core/transition.ts';
@@ -51,7 +52,7 @@ class PostgresStore implements Store {
     this.#schema = schema;
     // NOTIFY channels are database-wide: naming the channel after the schema keeps stores in
     // different schemas of one database from waking each other.
-    this.#c = { sql, channel: `${schema}_wake`.slice(0, 63) };
+    this.#c = { sql, channel: `${schema}_wake`.slice(0, 63), origin: randomUUID() };
   }
 
   /** Runs `fn`, turning connection failures into BATON_E_UNAVAILABLE and unique violations into BATON_E_CONFLICT. */
@@ -74,12 +75,17 @@ class PostgresStore implements Store {
   }
 
   /**
-   * Calls `onNotify` whenever a store (this one or another server's) commits a change that creates
-   * or frees work. Resolves once listening; the returned function stops it.
+   * Calls `onNotify` whenever another store instance (another server's) commits a change that
+   * creates or frees work; this instance's own commits are not echoed. Resolves once listening;
+   * the returned function stops it.
    */
   async listen(channel: 'wake', onNotify: () => void): Promise<() => Promise<void>> {
     if (channel !== 'wake') throw new Error(`unknown listen channel ${String(channel)}`);
-    const meta = await this.#do(() => this.#sql.listen(this.#c.channel, () => onNotify()));
+    // This store's own notifications are skipped: its server wakes its services directly, and
+    // an echo of every commit cost a dispatch round, a promoter query and a cron check each.
+    // Payloads from servers of an older version carry no origin and are never skipped.
+    const own = `${this.#c.origin}:`;
+    const meta = await this.#do(() => this.#sql.listen(this.#c.channel, (payload) => !payload.startsWith(own) && onNotify()));
     return async () => {
       await meta.unlisten();
     };

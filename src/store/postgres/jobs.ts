@@ -198,7 +198,7 @@ export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditIn
     // scheduled ones too: the maintenance loop re-reads the next run time. Statuses as the graph
     // step left them (a job it blocked wakes nobody).
     const woken = [...newJobs.filter((j) => j.status === 'pending' || j.status === 'scheduled'), ...changed.filter((j) => j.status === 'pending')];
-    defer(notifyWake(tx, c.channel, woken.map((j) => j.tenant)));
+    defer(notifyWake(tx, c, woken.map((j) => j.tenant)));
     return { jobs, existed };
   });
 }
@@ -245,7 +245,7 @@ export async function jobApply(c: Ctx, p: { tenant: string; id: string; event: J
     const after = r.job;
     if (isTerminal(after.status) && !isTerminal(before.status)) {
       const released = await onJobsEnded(tx, [after], p.now);
-      await notifyWake(tx, c.channel, released.filter((j) => j.status === 'pending').map((j) => j.tenant));
+      await notifyWake(tx, c, released.filter((j) => j.status === 'pending').map((j) => j.tenant));
     }
     const specChanged = p.event.type === 'modify' || (p.event.type === 'retry' && p.event.patch !== undefined);
     if (specChanged) {
@@ -262,7 +262,7 @@ export async function jobApply(c: Ctx, p: { tenant: string; id: string; event: J
       }
     }
     if (p.audit) await writeAudit(tx, p.tenant, p.audit, p.now);
-    if (wakes(before.status, after.status)) await notifyWake(tx, c.channel, [after.tenant]);
+    if (wakes(before.status, after.status)) await notifyWake(tx, c, [after.tenant]);
     // Attempts as they are now: a cancel may have ended the current one.
     const now = r.attemptChange ? (await tx`SELECT * FROM job_attempts WHERE job_id = ${p.id} ORDER BY attempt`).map(attemptFromRow) : attempts;
     return { before, after: { ...after, attempts: now } };
@@ -278,7 +278,7 @@ export async function jobPromoteDue(c: Ctx, p: { now: number; limit: number; fen
       ORDER BY run_at LIMIT ${p.limit} FOR UPDATE SKIP LOCKED`;
     const results = rows.map((r) => transition(jobFromRow(r as JobRow), { type: 'promote' }, p.now));
     await writeResults(tx, results);
-    await notifyWake(tx, c.channel, results.map((r) => r.job.tenant));
+    await notifyWake(tx, c, results.map((r) => r.job.tenant));
     return results.length;
   });
 }

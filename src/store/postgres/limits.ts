@@ -26,7 +26,7 @@ export async function jobExpireDeadlines(c: Ctx, p: { now: number; limit: number
     await writeResults(tx, results);
     const ended = results.map((r) => r.job);
     const changed = await onJobsEnded(tx, ended, p.now);
-    await notifyWake(tx, c.channel, changed.filter((j) => j.status === 'pending').map((j) => j.tenant));
+    await notifyWake(tx, c, changed.filter((j) => j.status === 'pending').map((j) => j.tenant));
     return [...ended, ...changed];
   });
 }
@@ -45,7 +45,7 @@ export async function queueSetLimits(c: Ctx, p: { tenant: string; name: string; 
     if (p.concurrencyLimit !== undefined) await tx`UPDATE queues SET concurrency_limit = ${p.concurrencyLimit}::int4 WHERE tenant = ${p.tenant} AND name = ${p.name}`;
     if (p.audit) await writeAudit(tx, p.tenant, p.audit, p.now);
     // A raised cap frees slots.
-    await notifyWake(tx, c.channel, [p.tenant]);
+    await notifyWake(tx, c, [p.tenant]);
   });
   return (await admin.queueList(c.sql, { tenant: p.tenant })).find((q) => q.name === p.name)!;
 }

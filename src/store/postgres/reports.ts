@@ -124,7 +124,7 @@ export async function reportApplyMany(c: Ctx, p: { workerId: string; reports: Re
         ORDER BY ord
         ON CONFLICT (job_id, attempt, seq) DO NOTHING`);
     }
-    defer(notifyWake(tx, c.channel, out.wake));
+    defer(notifyWake(tx, c, out.wake));
     return outcomes;
   });
 }
@@ -175,7 +175,7 @@ export async function leaseReapExpired(c: Ctx, p: { now: number; limit: number; 
     const results = rows.map((row) => transition(jobFromRow(row as JobRow), { type: 'lease_expired', random: p.random() }, p.now));
     await writeResults(tx, results);
     await onJobsEnded(tx, results.map((r) => r.job).filter((j) => isTerminal(j.status)), p.now);
-    await notifyWake(tx, c.channel, results.map((r) => r.job.tenant));
+    await notifyWake(tx, c, results.map((r) => r.job.tenant));
     return results.map((r) => r.job);
   });
 }

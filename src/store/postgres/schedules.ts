@@ -77,7 +77,7 @@ export async function scheduleCreate(c: Ctx, p: { schedule: ScheduleRecord; audi
     }
     if (p.audit) await writeAudit(tx, s.tenant, p.audit, s.createdAt);
     // Other servers' cron services re-arm for the new schedule.
-    await notifyWake(tx, c.channel, [s.tenant]);
+    await notifyWake(tx, c, [s.tenant]);
     return fromRow(row);
   });
 }
@@ -111,7 +111,7 @@ export async function scheduleUpdate(c: Ctx, p: Parameters<Store['scheduleUpdate
       taken(e, p.spec.name);
     }
     if (p.audit) await writeAudit(tx, p.tenant, p.audit, p.now);
-    await notifyWake(tx, c.channel, [p.tenant]);
+    await notifyWake(tx, c, [p.tenant]);
     return fromRow(row);
   });
 }
@@ -137,7 +137,7 @@ export async function scheduleResume(c: Ctx, p: { tenant: string; id: string; ne
       out = fromRow(row);
     }
     if (p.audit) await writeAudit(tx, p.tenant, p.audit, p.now);
-    await notifyWake(tx, c.channel, [p.tenant]);
+    await notifyWake(tx, c, [p.tenant]);
     return out;
   });
 }
@@ -242,7 +242,7 @@ async function fireIn(tx: Db, c: Ctx, p: Parameters<Store['scheduleFire']>[0]): 
           executions = executions + ${made}, updated_at = ${p.now}::int8 WHERE id = ${s.id}`;
     }
     if (p.audit) await writeAudit(tx, s.tenant, p.audit, p.now);
-    await notifyWake(tx, c.channel, result.jobs.filter((j) => j.status === 'pending' || j.status === 'scheduled').map((j) => j.tenant));
+    await notifyWake(tx, c, result.jobs.filter((j) => j.status === 'pending' || j.status === 'scheduled').map((j) => j.tenant));
     return result;
   }
 }

@@ -22,6 +22,11 @@ export interface Ctx {
   sql: Pool;
   /** NOTIFY channel of this store's schema (`<schema>_wake`). */
   channel: string;
+  /**
+   * This store instance's mark on its notifications (`<origin>:<tenant>`), so that its own
+   * listener skips them: the server that made a change wakes its own services directly.
+   */
+  origin: string;
 }
 
 /** Jobs by id, locked FOR UPDATE in id order (one order everywhere, so two batches cannot deadlock). */
@@ -203,13 +208,13 @@ export function writeAudits(tx: Db, rows: { tenant: string; entry: AuditInput; a
 }
 
 /**
- * Wakes the servers listening on this store (NOTIFY, payload: tenant). Sent inside the caller's
+ * Wakes the servers listening on this store (NOTIFY, payload: `<origin>:<tenant>`). Sent inside the caller's
  * transaction, so PostgreSQL delivers it only on commit, and once per tenant.
  */
-export function notifyWake(tx: Db, channel: string, tenants: Iterable<string>): Promise<unknown> {
+export function notifyWake(tx: Db, c: Ctx, tenants: Iterable<string>): Promise<unknown> {
   const list = [...new Set(tenants)];
   if (list.length === 0) return Promise.resolve();
-  return tx`SELECT pg_notify(${channel}, t) FROM unnest(${list}::text[]) AS t`.execute();
+  return tx`SELECT pg_notify(${c.channel}, ${c.origin + ':'} || t) FROM unnest(${list}::text[]) AS t`.execute();
 }
 
 /**
