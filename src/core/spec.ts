@@ -211,10 +211,7 @@ export function normalizeJobInput(input: PlainJobInput, ids: { id: string; tenan
   if (!mayHoldPlaceholders(input.payload) || findPlaceholders(input.payload, under(at, 'payload')).length === 0) {
     validatePayload(input.type, input.payload, under(at, 'payload'));
   }
-  const backoff =
-    input.backoff === undefined
-      ? { initialMs: DEFAULT_BACKOFF.initialMs, maxMs: DEFAULT_BACKOFF.maxMs, factor: DEFAULT_BACKOFF.factor, jitter: DEFAULT_BACKOFF.jitter }
-      : { ...DEFAULT_BACKOFF, ...input.backoff };
+  const backoff = { ...DEFAULT_BACKOFF, ...input.backoff };
   if (backoff.maxMs < backoff.initialMs) throw invalid(under(at, 'backoff.maxMs'), 'must be at least backoff.initialMs');
   const runAt =
     input.runAt !== undefined ? parseInstant(input.runAt, under(at, 'runAt')) : input.delayMs !== undefined ? now + input.delayMs : now;

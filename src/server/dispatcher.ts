@@ -21,7 +21,6 @@ const MAX_ROUND = 1000;
 const SETTINGS_TTL_MS = 1000;
 /** How long the tenant list is reused while a shared worker has free slots, ms. */
 const TENANTS_TTL_MS = 1000;
-
 /** Safety tick: catches anything a missed wake-up would leave waiting. */
 const TICK_MS = 1000;
 
