@@ -52,6 +52,15 @@ export function recordingContext(): ExecContext & {
       this.progressSeen.push(pct);
     },
     signal: ctl.signal,
+    onStop(fn) {
+      const onAbort = (): void => fn(ctl.signal.reason);
+      if (ctl.signal.aborted) {
+        onAbort();
+        return () => {};
+      }
+      ctl.signal.addEventListener('abort', onAbort, { once: true });
+      return () => ctl.signal.removeEventListener('abort', onAbort);
+    },
     text,
     abort: (reason = 'cancelled') => ctl.abort(reason),
     async waitForText(pred, timeoutMs = 5000) {

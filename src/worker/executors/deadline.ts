@@ -24,8 +24,8 @@ export interface Deadline {
   dispose(): void;
 }
 
-/** What a deadline listens to: an executor's context (or just an AbortSignal). */
-export type StopParent = Pick<ExecContext, 'signal' | 'onStop'> | AbortSignal;
+/** What a deadline listens to: an executor's context. */
+export type StopParent = Pick<ExecContext, 'onStop'>;
 
 /**
  * Starts a deadline of `timeoutMs` (null or ≤ 0 means none) under `parent`, counted from
@@ -46,24 +46,7 @@ class AttemptDeadline implements Deadline {
   private listener: ((reason: unknown) => void) | null = null;
 
   constructor(parent: StopParent, timeoutMs: number | null, startedAt?: number) {
-    if (parent instanceof AbortSignal) {
-      if (parent.aborted) this.fire(parent.reason);
-      else {
-        const onAbort = (): void => this.fire(parent.reason);
-        parent.addEventListener('abort', onAbort, { once: true });
-        this.unhook = () => parent.removeEventListener('abort', onAbort);
-      }
-    } else if (parent.onStop) {
-      this.unhook = parent.onStop((reason) => this.fire(reason));
-    } else {
-      const signal = parent.signal;
-      if (signal.aborted) this.fire(signal.reason);
-      else {
-        const onAbort = (): void => this.fire(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.unhook = () => signal.removeEventListener('abort', onAbort);
-      }
-    }
+    this.unhook = parent.onStop((reason) => this.fire(reason));
     if (timeoutMs !== null && timeoutMs > 0 && !this.fired) {
       const left = startedAt === undefined ? timeoutMs : Math.max(0, timeoutMs - (Date.now() - startedAt));
       this.timer = setTimeout(() => {

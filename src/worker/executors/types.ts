@@ -23,14 +23,14 @@ export interface ExecContext {
    *
    * The agent creates the signal on first read (an AbortSignal per job is measurable at tens of
    * thousands of jobs a second), so an executor that only needs to hear of the stop should
-   * prefer `onStop`; `startDeadline` (deadline.ts) picks whichever the context offers.
+   * prefer `onStop` (as `startDeadline` in deadline.ts does).
    */
   readonly signal: AbortSignal;
   /**
-   * Optional cheap alternative to listening on `signal`: calls `fn` once with the reason when
-   * the attempt must stop (at once when it already has) and returns a function that unhooks it.
+   * The cheap alternative to listening on `signal`: calls `fn` once with the reason when the
+   * attempt must stop (at once when it already has) and returns a function that unhooks it.
    */
-  onStop?(fn: (reason: unknown) => void): () => void;
+  onStop(fn: (reason: unknown) => void): () => void;
 }
 
 /** Why the agent aborted an attempt, passed as the AbortSignal's reason. */
