@@ -326,12 +326,13 @@ export class Gateway {
       else changed.add(r.jobId);
       // Work this commit made that the round run on arrival (before it) could not see: a retry
       // or a returned job back to pending, children released by a graph job's end (graph jobs
-      // are the only ones with dependents), a retry scheduled for later. Without this, they
-      // waited for the dispatcher's safety tick (1 s) on a store without notifications.
+      // are the only ones with dependents), the onFailure compensation job of a failed one, a
+      // retry scheduled for later. Without this they waited for the dispatcher's safety tick
+      // (1 s): a server hears no notification of its own commits.
       const j = o.job;
       if (j === null) return;
       if (j.status === 'scheduled') ctx.services.scheduledAt(j.runAt);
-      else if (j.status === 'pending' || (j.graphId != null && isTerminal(j.status))) freed = true;
+      else if (j.status === 'pending' || j.status === 'failed' || (j.graphId != null && isTerminal(j.status))) freed = true;
     });
     // Trailing accepted verdicts are left out (ServerMessage 'ack'): nearly every batch is all
     // accepted, and its ack is then `[]` instead of one object per report each way.

@@ -220,6 +220,19 @@ describe('worker gateway', () => {
     w.ws.close();
   });
 
+  it("assigns a failed plain job's onFailure compensation job without waiting for the safety tick", async () => {
+    const w = await new RawWorker(server.adminToken!).open();
+    await w.hello(['gw-comp']);
+    const spec = { type: 'command' as const, queue: 'gw-comp', payload: { argv: ['true'] } };
+    const job = await admin.submit({ ...spec, onFailure: { ...spec, payload: { argv: ['echo', 'undo'] } } });
+    const a: Assignment = (await w.next('assign', (m) => m.jobs.some((j) => j.jobId === job.id))).jobs.find((j) => j.jobId === job.id)!;
+    w.send({ t: 'reports', batch: 1, reports: [{ kind: 'failed', jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: Date.now(), error: { code: 'E', message: 'boom' } }] });
+    await w.next('ack', (m) => m.batch === 1);
+    const comp = await w.next('assign', (m) => m.jobs.some((j) => j.jobId !== job.id));
+    expect(comp.jobs[0].payload).toEqual({ argv: ['echo', 'undo'] });
+    w.ws.close();
+  });
+
   it('reports leases it no longer holds as lost on heartbeat, and on reconnect', async () => {
     const w = await new RawWorker(server.adminToken!).open();
     const id = await w.hello(['gw-hb']);

@@ -39,13 +39,17 @@ export const MAX_PAGE = 1000;
 export function announceJobs(ctx: ServerContext, jobs: Job[]): void {
   let ready = false;
   let soonest: number | null = null;
+  let deadline: number | null = null;
   for (const j of jobs) {
     if (j.status === 'pending') ready = true;
     if (j.status === 'scheduled' && (soonest === null || j.runAt < soonest)) soonest = j.runAt;
+    if (j.deadline != null && (deadline === null || j.deadline < deadline)) deadline = j.deadline;
     ctx.events.emit('job', j.id);
   }
   if (ready) ctx.services.wakeDispatcher();
   if (soonest !== null) ctx.services.scheduledAt(soonest);
+  // The deadline sweep runs in the cron service's tick: arm it for the earliest new deadline.
+  if (deadline !== null) ctx.services.cronDueAt?.(deadline);
 }
 
 /** Loads a job of the caller's tenant or throws BATON_E_NOT_FOUND (also for other tenants' jobs). */
