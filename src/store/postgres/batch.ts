@@ -6,9 +6,10 @@
  * for PostgreSQL to parse and unnest: on the hot paths most columns are uniform, and only the
  * ids and lease tokens vary.
  *
- * The SQL text depends on which columns are uniform, so one statement has several variants;
- * each is prepared once per connection. Their number is capped (see MAX_VARIANTS): past it, a new
- * variant binds every column as an array, a text that never varies.
+ * The SQL text depends on which columns are uniform (and on which columns a caller writes), so
+ * one statement has several variants; each is prepared once per connection. Their number is
+ * capped (see MAX_VARIANTS): past it, a text not prepared yet is sent unprepared, so neither
+ * this process nor PostgreSQL's sessions keep more than MAX_VARIANTS statements.
  */
 import type { Db } from './db.ts';
 
@@ -42,52 +43,47 @@ export interface Bound {
   expr: Record<string, string>;
 }
 
-/**
- * Statement texts seen by this process. A text new past MAX_VARIANTS is built again with every
- * column as an array, so at most MAX_VARIANTS + one text per statement are ever prepared.
- */
-const seen = new Set<string>();
+/** Statement texts prepared by this process; at most MAX_VARIANTS (the rest go unprepared). */
+const prepared = new Set<string>();
 const MAX_VARIANTS = 256;
 
 /**
  * Binds `rows` column by column: uniform columns as scalars, the others as arrays spread by one
- * `unnest` (there is always one: the key columns). `alias` names the unnest source.
+ * `unnest` (there is always one: the key columns), named `v`.
  */
-export function bindRows<R>(params: Params, rows: readonly R[], cols: readonly Column<R>[], alias = 'v', allArrays = false): Bound {
+export function bindRows<R>(params: Params, rows: readonly R[], cols: readonly Column<R>[]): Bound {
   const expr: Record<string, string> = {};
   const arrays: string[] = [];
   const names: string[] = [];
   for (const c of cols) {
     // Uniform unless a row differs; the array is only built for a column that needs one.
     const first = c.value(rows[0]);
-    let uniform = !allArrays && c.key !== true;
+    let uniform = c.key !== true;
     for (let i = 1; uniform && i < rows.length; i++) uniform = c.value(rows[i]) === first;
     if (uniform) {
       expr[c.name] = `${params.bind(first, c.type)}${c.cast ?? ''}`;
     } else {
       arrays.push(params.bind(rows.map(c.value), `${c.type}[]`));
       names.push(c.name);
-      expr[c.name] = `${alias}.${c.name}${c.cast ?? ''}`;
+      expr[c.name] = `v.${c.name}${c.cast ?? ''}`;
     }
   }
-  return { from: `unnest(${arrays.join(', ')}) AS ${alias}(${names.join(', ')})`, expr };
+  return { from: `unnest(${arrays.join(', ')}) AS v(${names.join(', ')})`, expr };
 }
 
 /**
  * Sends a batched statement (at once, like the client's tagged queries once observed): `build`
- * makes its text from the bound rows; called again with every column as an array when its text is
- * a variant too many.
+ * makes its text from the bound rows. Prepared while the process has prepared fewer than
+ * MAX_VARIANTS texts (or this one already), else sent unprepared.
  */
 export function sendBatch<R>(tx: Db, rows: readonly R[], cols: readonly Column<R>[], build: (b: Bound) => string): Promise<unknown[]> {
-  let params = new Params();
-  let text = build(bindRows(params, rows, cols));
-  if (!seen.has(text)) {
-    if (seen.size >= MAX_VARIANTS) {
-      params = new Params();
-      text = build(bindRows(params, rows, cols, 'v', true));
-    }
-    seen.add(text);
+  const params = new Params();
+  const text = build(bindRows(params, rows, cols));
+  let prepare = prepared.has(text);
+  if (!prepare && prepared.size < MAX_VARIANTS) {
+    prepared.add(text);
+    prepare = true;
   }
   // `as never`: the client's parameter typing does not know arrays of nullable values.
-  return tx.unsafe(text, params.values as never, { prepare: true }).execute() as unknown as Promise<unknown[]>;
+  return tx.unsafe(text, params.values as never, { prepare }).execute() as unknown as Promise<unknown[]>;
 }
