@@ -12,7 +12,7 @@ import type { WorkerEventName, WorkerEvents } from './events.ts';
 import { CommandExecutor } from './executors/command.ts';
 import { ContainerUnsupportedExecutor } from './executors/container.ts';
 import { abortedOutcome } from './executors/deadline.ts';
-import { FunctionExecutor } from './executors/function.ts';
+import { FunctionExecutor, isThenable } from './executors/function.ts';
 import { HttpExecutor } from './executors/http.ts';
 import type { AbortReason, ExecContext, ExecOutcome, Executor, LogStream } from './executors/types.ts';
 import { helloFor, resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
@@ -103,9 +103,6 @@ class AttemptRecord implements ExecContext {
 
 function noop(): void {}
 
-function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | null)?.then === 'function';
-}
 
 // A factory, so the closure is anonymous (tsx pays a defineProperty per named closure made).
 function unhookFrom(rec: AttemptRecord, fn: (reason: unknown) => void): () => void {
@@ -429,7 +426,7 @@ class WorkerAgent implements RunningWorker {
     } catch (e) {
       result = this.crashed(rec, e);
     }
-    if (isPromise(result)) {
+    if (isThenable(result)) {
       result.then(
         (outcome) => this.ended(rec, outcome),
         (e: unknown) => this.ended(rec, this.crashed(rec, e)),

@@ -48,7 +48,7 @@ const JOB_INSERT: Column<Job>[] = [
  * idempotency key is skipped). Only a chunk with idempotency keys asks for the ids back: any
  * other either inserts every row or fails.
  */
-function sendJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
+export function insertJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
   const chunks: Promise<string[]>[] = [];
   for (let i = 0; i < jobs.length; i += INSERT_CHUNK) {
     const c = jobs.slice(i, i + INSERT_CHUNK);
@@ -61,11 +61,6 @@ function sendJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
     chunks.push(keyed ? sent.then((rows) => rows.map((r) => (r as { id: string }).id)) : sent.then(() => c.map((j) => j.id)));
   }
   return Promise.all(chunks).then((all) => new Set(all.flat()));
-}
-
-/** Inserts job rows in chunks; returns the ids inserted (a repeated idempotency key is skipped). */
-export function insertJobRows(tx: Db, jobs: Job[]): Promise<Set<string>> {
-  return sendJobRows(tx, jobs);
 }
 
 /** Inserts the tag rows of `jobs` (sent at once; nothing is sent for untagged jobs). */
@@ -137,7 +132,7 @@ export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditIn
     // Keyed rows go in key order: two batches racing on the same keys then wait on each other in
     // one order, instead of deadlocking.
     const ordered = [...candidates].sort(byKey);
-    const inserting = sendJobRows(tx, ordered).catch(conflictOnTakenId);
+    const inserting = insertJobRows(tx, ordered).catch(conflictOnTakenId);
     const keyed = candidates.filter((j) => j.idempotencyKey !== null);
     let newJobs = candidates;
     // Keys that lost to a job stored before (by an earlier call or a concurrent one that committed).

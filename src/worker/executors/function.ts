@@ -63,7 +63,8 @@ async function race(a: Assignment, run: HandlerRun, value: PromiseLike<unknown>)
   }
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
+/** True when `v` is a promise (or any thenable) rather than a value. */
+export function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
   return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
