@@ -73,7 +73,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   const maintenance = new Maintenance(ctx, gateway, leader, () => dispatcher.wake());
   // Cron fires and deadlines are cluster-wide duties too: same leader, same fence.
   const cron = new CronService(ctx, leader, () => dispatcher.wake());
-  gateway.onCapacity = () => dispatcher.wake();
+  gateway.onCapacity = () => dispatcher.wakeForCapacity();
+  gateway.onWork = () => dispatcher.wake();
   ctx.services = {
     wakeDispatcher: () => dispatcher.wake(),
     scheduledAt: (runAt) => maintenance.scheduledAt(runAt),

@@ -12,7 +12,7 @@ import type { ServerContext } from './context.ts';
 import { newLeaseToken, type Gateway } from './gateway.ts';
 import { prepareAssignments } from './parents.ts';
 import { DEFAULT_AGING_INTERVAL_MS } from '../core/fairness.ts';
-import type { FairnessSettings } from '../store/types.ts';
+import type { FairnessSettings, ReadyHead } from '../store/types.ts';
 import { FairOrder, queueKey } from './ordering.ts';
 
 /** Most jobs read per round; bounds memory and the transaction's size. */
@@ -38,6 +38,15 @@ export class Dispatcher {
   private readonly full = new Set<string>();
   private settings: { key: string; at: number; value: FairnessSettings } | null = null;
   private allTenants: { at: number; value: string[] } | null = null;
+  /** A capacity wake-up came during a round (see wakeForCapacity). */
+  private againForCapacity = false;
+  /** Counts wake-ups that may mean new work (every wake() call). */
+  private workSeq = 0;
+  /**
+   * Set by a round that left no ready job behind for the workers it read for (`key`), with no
+   * wake-up for work since `seq`: a freed slot then has nothing to take, and costs no round.
+   */
+  private drained: { seq: number; key: string } | null = null;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -57,13 +66,47 @@ export class Dispatcher {
     await this.idle;
   }
 
-  /** Asks for a dispatch round soon; many calls in one tick make one round. */
+  /**
+   * Asks for a dispatch round soon, for anything that may have made work (a submit, a promotion,
+   * a worker joining, a queue resumed, another server's notification, the safety tick); many
+   * calls in one tick make one round.
+   */
   wake(): void {
     if (this.stopped) return;
+    this.workSeq++;
     if (this.running) {
       this.again = true;
       return;
     }
+    this.schedule();
+  }
+
+  /**
+   * Asks for a round because worker slots were freed (a completion, a lost lease, a cancel). When
+   * the last round left nothing ready for the same workers and nothing may have made work since,
+   * there is nothing for the slots to take and no round is run: at low rates every job's end
+   * used to cost an empty heads read (and, for a shared worker, a re-read of the tenant list).
+   */
+  wakeForCapacity(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.againForCapacity = true;
+      return;
+    }
+    if (this.nothingToTake()) return;
+    this.schedule();
+  }
+
+  private nothingToTake(): boolean {
+    const d = this.drained;
+    return d !== null && d.seq === this.workSeq && d.key === scopeKey(this.freeViews());
+  }
+
+  private freeViews(): ReturnType<Gateway['views']> {
+    return this.gateway.views().filter((w) => w.status === 'active' && w.running < w.capacity);
+  }
+
+  private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
@@ -80,9 +123,10 @@ export class Dispatcher {
     try {
       do {
         this.again = false;
+        this.againForCapacity = false;
         const more = await this.round();
         if (more) this.again = true;
-      } while (this.again && !this.stopped);
+      } while ((this.again || (this.againForCapacity && !this.nothingToTake())) && !this.stopped);
     } catch (e) {
       // The store may be unreachable; the safety tick tries again.
       this.ctx.log.error({ err: e }, 'dispatch round failed');
@@ -94,7 +138,9 @@ export class Dispatcher {
   /** One round; returns true when another round may find more to do right away. */
   private async round(): Promise<boolean> {
     const { ctx } = this;
-    const views = this.gateway.views().filter((w) => w.status === 'active' && w.running < w.capacity);
+    const seq = this.workSeq;
+    this.drained = null;
+    const views = this.freeViews();
     if (views.length === 0) return false;
     // A shared worker (system token) serves every tenant, so every tenant's ready work counts.
     const shared = views.some((w) => w.shared === true);
@@ -107,10 +153,18 @@ export class Dispatcher {
     // Heads of every queue (by priority and by age), re-ranked with aging, deadlines and fair
     // shares; queues and keys found full this wake are left out (see src/server/ordering.ts).
     const perQueue = Math.min(limit, Math.max(16, free * 2));
-    const readHeads = async () =>
-      (await ctx.store.jobListReadyHeads({ tenants, queues, types, perQueue })).filter(
+    // Whether the read may have left ready jobs out (a queue gave as many heads as asked for),
+    // and how many it gave before the caps found full this wake were filtered out.
+    let truncated = false;
+    let read = 0;
+    const readHeads = async () => {
+      const all = await ctx.store.jobListReadyHeads({ tenants, queues, types, perQueue });
+      read = all.length;
+      truncated = anyQueueAt(all, perQueue);
+      return all.filter(
         (h) => !this.full.has(queueKey(h.job.tenant, h.job.queue)) && (h.job.concurrencyKey == null || !this.full.has(`k\u0000${h.job.tenant}\u0000${h.job.concurrencyKey}`)),
       );
+    };
     let heads = await readHeads();
     // Nothing for a shared worker: a tenant created since the list was read may have just
     // submitted (it would otherwise wait out TENANTS_TTL_MS). Re-read the list once.
@@ -120,6 +174,8 @@ export class Dispatcher {
       tenants = await this.tenantIds();
       if (tenants.length !== known) heads = await readHeads();
     }
+    // Nothing ready at all for these workers: until something makes work, freed slots need no round.
+    if (read === 0) this.drained = { seq, key: scopeKey(views) };
     if (heads.length === 0) return false;
     const settings = await this.settingsFor(tenants);
     const now = ctx.now();
@@ -158,8 +214,13 @@ export class Dispatcher {
     }
     for (const [workerId, jobs] of byWorker) this.gateway.push(workerId, jobs, extras);
     for (const job of assigned) ctx.events.emit('job', job.id);
-    // Slots are still free and the read was full, or other servers took some: look again.
-    return newlyFull || (assigned.length > 0 && (ready.length >= limit || assigned.length < plan.length || plan.length < free));
+    // Every ready job the read could see is now assigned, and it saw them all.
+    if (!truncated && assigned.length === read) this.drained = { seq, key: scopeKey(views) };
+    // Look again when another round can find more right away: a cap found full this round (the
+    // slot goes to someone else), jobs other servers took first, or slots still free while the
+    // read or the ranking (which keeps the best `free`) left ready jobs out. Jobs submitted during
+    // the round have woken it already (wake() sets `again`).
+    return newlyFull || (assigned.length > 0 && (assigned.length < plan.length || (plan.length < free && (truncated || heads.length > ready.length))));
   }
 
   /** Ids of every tenant, re-read at most every TENANTS_TTL_MS (a new tenant waits that long). */
@@ -180,4 +241,26 @@ export class Dispatcher {
     }
     return this.settings.value;
   }
+}
+
+/** What a round reads for, given the workers with free slots: tenants, types and queues. */
+function scopeKey(views: ReturnType<Gateway['views']>): string {
+  const shared = views.some((w) => w.shared === true);
+  const tenants = shared ? '*' : [...new Set(views.map((w) => w.tenant))].sort().join(',');
+  const types = [...new Set(views.flatMap((w) => w.types))].sort().join(',');
+  const queues = views.some((w) => w.queues.includes('*')) ? '*' : [...new Set(views.flatMap((w) => w.queues))].sort().join(',');
+  return `${tenants}\u0000${types}\u0000${queues}`;
+}
+
+/** True when some queue gave `perQueue` heads or more (its walks may have stopped short). */
+function anyQueueAt(heads: ReadyHead[], perQueue: number): boolean {
+  if (heads.length < perQueue) return false;
+  const counts = new Map<string, number>();
+  for (const h of heads) {
+    const k = queueKey(h.job.tenant, h.job.queue);
+    const n = (counts.get(k) ?? 0) + 1;
+    if (n >= perQueue) return true;
+    counts.set(k, n);
+  }
+  return false;
 }

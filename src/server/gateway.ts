@@ -41,8 +41,10 @@ const HELLO_TIMEOUT_MS = 10_000;
 
 export class Gateway {
   private readonly connections = new Map<string, Connection>();
-  /** Called when capacity may have been freed or added. */
+  /** Called when slots were freed (a job ended, a lease was lost, an attempt was cancelled). */
   onCapacity: () => void = () => {};
+  /** Called when work may have been made or new capacity added (a report's commit made a job ready, a worker joined). */
+  onWork: () => void = () => {};
 
   constructor(private readonly ctx: ServerContext) {}
 
@@ -252,7 +254,7 @@ export class Gateway {
     this.connections.set(info.id, conn);
     this.send(conn, { t: 'welcome', workerId: info.id, heartbeatMs: ctx.config.heartbeatMs, leaseMs: ctx.config.leaseMs, maxResultBytes: ctx.config.maxResultBytes, lost });
     ctx.log.info({ workerId: info.id, name: info.name, capacity: info.capacity, resumed: conn.leases.size, lost: lost.length }, existing ? 'worker reconnected' : 'worker registered');
-    this.onCapacity();
+    this.onWork();
     return conn;
   }
 
@@ -309,6 +311,7 @@ export class Gateway {
     if (freed) this.onCapacity();
     const outcomes = await ctx.store.reportApplyMany({ workerId: c.info.id, reports: checked, now: ctx.now(), random: ctx.random });
     freed = false;
+    let made = false;
     const changed = new Set<string>();
     const logged = new Set<string>();
     outcomes.forEach((o, i) => {
@@ -332,7 +335,7 @@ export class Gateway {
       const j = o.job;
       if (j === null) return;
       if (j.status === 'scheduled') ctx.services.scheduledAt(j.runAt);
-      else if (j.status === 'pending' || j.status === 'failed' || (j.graphId != null && isTerminal(j.status))) freed = true;
+      else if (j.status === 'pending' || j.status === 'failed' || (j.graphId != null && isTerminal(j.status))) made = true;
     });
     // Trailing accepted verdicts are left out (ServerMessage 'ack'): nearly every batch is all
     // accepted, and its ack is then `[]` instead of one object per report each way.
@@ -346,7 +349,8 @@ export class Gateway {
     this.send(c, { t: 'ack', batch, verdicts });
     for (const id of logged) ctx.events.emit('log', id);
     for (const id of changed) ctx.events.emit('job', id);
-    if (freed) this.onCapacity();
+    if (made) this.onWork();
+    else if (freed) this.onCapacity();
   }
 
   private send(c: Connection, msg: ServerMessage): void {

@@ -233,6 +233,40 @@ describe('worker gateway', () => {
     w.ws.close();
   });
 
+  it('reads no ready heads when a job ends with nothing left to take, and still hands a waiting job to the freed slot', async () => {
+    const store = server.ctx.store;
+    const read = store.jobListReadyHeads.bind(store);
+    let reads = 0;
+    store.jobListReadyHeads = (p) => (reads++, read(p));
+    try {
+      const w = await new RawWorker(server.adminToken!).open();
+      await w.hello(['gw-idle'], { capacity: 1 });
+      const spec = { type: 'command' as const, queue: 'gw-idle', payload: { argv: ['true'] } };
+      let batch = 500;
+      const finish = async (jobId: string) => {
+        const a = (await w.next('assign', (m) => m.jobs.some((j) => j.jobId === jobId))).jobs.find((j) => j.jobId === jobId)!;
+        w.send({ t: 'reports', batch: ++batch, reports: [{ kind: 'completed', jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: Date.now(), result: null }] });
+        await w.next('ack', (m) => m.batch === batch);
+      };
+      const settle = () => new Promise((r) => setTimeout(r, 100));
+      await settle();
+      reads = 0;
+      // One job: one round reads it and assigns it; its end frees a slot with nothing left to take.
+      const one = await admin.submit(spec);
+      await finish(one.id);
+      await settle();
+      expect(reads).toBe(1);
+      // Two jobs on one slot: the second waits, and the first one's end hands it over.
+      const { jobs } = await admin.submitBatch([spec, spec]);
+      await finish(jobs[0].id);
+      await finish(jobs[1].id);
+      expect((await admin.getJob(jobs[1].id)).status).toBe('completed');
+      w.ws.close();
+    } finally {
+      store.jobListReadyHeads = read;
+    }
+  });
+
   it('reports leases it no longer holds as lost on heartbeat, and on reconnect', async () => {
     const w = await new RawWorker(server.adminToken!).open();
     const id = await w.hello(['gw-hb']);
