@@ -77,6 +77,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   gateway.onWork = () => dispatcher.wake();
   ctx.services = {
     wakeDispatcher: () => dispatcher.wake(),
+    planInsert: (jobs) => dispatcher.planInsert(jobs),
     scheduledAt: (runAt) => maintenance.scheduledAt(runAt),
     cancelAttempt: (p) => gateway.cancelAttempt(p),
     drainWorker: (id) => gateway.drainWorker(id),

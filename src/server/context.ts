@@ -5,7 +5,9 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { Store } from '../store/types.ts';
+import type { NewJob } from '../core/spec.ts';
+import type { Job } from '../core/types.ts';
+import type { AssignmentInput, Store } from '../store/types.ts';
 
 /** Settings of one server process; see config.ts for defaults and BATON_* variables. */
 export interface ServerConfig {
@@ -55,8 +57,23 @@ export interface JobEvents extends EventEmitter {
   off(event: 'job' | 'log', listener: (jobId: string) => void): this;
 }
 
+/**
+ * Assignments planned for jobs about to be inserted (the dispatcher's fast path, see
+ * Dispatcher.planInsert): passed as JobInsertOptions.assign, then `settle` must be called once
+ * with the jobs the insert assigned, or null when the insert failed.
+ */
+export interface InsertPlan {
+  assign: { assignments: AssignmentInput[]; now: number };
+  settle(assigned: Job[] | null): void;
+}
+
 /** Handles on background services that routes may poke. */
 export interface Services {
+  /**
+   * Plans free worker slots for new plain jobs that nothing ready is ahead of, to be assigned in
+   * their insert's transaction; null when that does not apply now (see Dispatcher.planInsert).
+   */
+  planInsert?(jobs: readonly NewJob[]): InsertPlan | null;
   /** Wakes the dispatcher: there may be new ready work or free capacity. */
   wakeDispatcher(): void;
   /** A job was scheduled for `runAt`; the promoter re-arms its timer if that is sooner. */

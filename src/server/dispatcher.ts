@@ -8,9 +8,11 @@
 import { planPlacements } from '../core/placement.ts';
 import type { JobType } from '../core/types.ts';
 import type { AssignmentInput } from '../store/types.ts';
-import type { ServerContext } from './context.ts';
 import { newLeaseToken, type Gateway } from './gateway.ts';
-import { prepareAssignments } from './parents.ts';
+import { prepareAssignments, type AssignmentExtra } from './parents.ts';
+import type { NewJob } from '../core/spec.ts';
+import type { Job } from '../core/types.ts';
+import type { InsertPlan, ServerContext } from './context.ts';
 import { DEFAULT_AGING_INTERVAL_MS } from '../core/fairness.ts';
 import type { FairnessSettings, ReadyHead } from '../store/types.ts';
 import { FairOrder, queueKey } from './ordering.ts';
@@ -97,9 +99,9 @@ export class Dispatcher {
     this.schedule();
   }
 
-  private nothingToTake(): boolean {
+  private nothingToTake(views = this.freeViews()): boolean {
     const d = this.drained;
-    return d !== null && d.seq === this.workSeq && d.key === scopeKey(this.freeViews());
+    return d !== null && d.seq === this.workSeq && d.key === scopeKey(views);
   }
 
   private freeViews(): ReturnType<Gateway['views']> {
@@ -206,14 +208,7 @@ export class Dispatcher {
     }
     // Jobs of graphs get their parents' outcomes; others pass straight through.
     const { push, extras } = await prepareAssignments(ctx, assigned);
-    const byWorker = new Map<string, typeof assigned>();
-    for (const job of push) {
-      const list = byWorker.get(job.workerId!) ?? [];
-      list.push(job);
-      byWorker.set(job.workerId!, list);
-    }
-    for (const [workerId, jobs] of byWorker) this.gateway.push(workerId, jobs, extras);
-    for (const job of assigned) ctx.events.emit('job', job.id);
+    this.deliver(push, assigned, extras);
     // Every ready job the read could see is now assigned, and it saw them all.
     if (!truncated && assigned.length === read) this.drained = { seq, key: scopeKey(views) };
     // Look again when another round can find more right away: a cap found full this round (the
@@ -221,6 +216,61 @@ export class Dispatcher {
     // read or the ranking (which keeps the best `free`) left ready jobs out. Jobs submitted during
     // the round have woken it already (wake() sets `again`).
     return newlyFull || (assigned.length > 0 && (assigned.length < plan.length || (plan.length < free && (truncated || heads.length > ready.length))));
+  }
+
+  /** Sends each worker its new assignments, and tells listeners the jobs changed. */
+  private deliver(push: readonly Job[], assigned: readonly Job[], extras?: ReadonlyMap<string, AssignmentExtra>): void {
+    const byWorker = new Map<string, Job[]>();
+    for (const job of push) {
+      const list = byWorker.get(job.workerId!);
+      if (list === undefined) byWorker.set(job.workerId!, [job]);
+      else list.push(job);
+    }
+    for (const [workerId, jobs] of byWorker) this.gateway.push(workerId, jobs, extras);
+    for (const job of assigned) this.ctx.events.emit('job', job.id);
+  }
+
+  /**
+   * The fast path of a submit: when the last round left nothing ready for the workers with free
+   * slots and nothing has made work since (see `drained`), new pending jobs have nothing ranked
+   * before them. They are ranked and placed now, as a round would, and assigned in their insert's
+   * own transaction (JobInsertOptions.assign): one commit instead of two, and no heads read. No
+   * round runs until `settle` (a round could plan the same slots). Null when it does not apply —
+   * a round is due or running, ready jobs may be waiting, no slot is free — and the jobs go the
+   * usual way. Plain jobs only (no dependencies: those have parents' outcomes to fill in).
+   */
+  planInsert(jobs: readonly NewJob[]): InsertPlan | null {
+    if (this.stopped || this.running || this.scheduled || this.settings === null) return null;
+    const views = this.freeViews();
+    if (views.length === 0 || !this.nothingToTake(views)) return null;
+    const heads: ReadyHead[] = [];
+    for (const j of jobs) if (j.status === 'pending') heads.push({ job: j, rank: j.priority });
+    if (heads.length === 0) return null;
+    const now = this.ctx.now();
+    const free = views.reduce((n, w) => n + (w.capacity - w.running), 0);
+    const ready = this.order.rank(heads, this.settings.value, { now, agingIntervalMs: this.ctx.config.agingIntervalMs ?? DEFAULT_AGING_INTERVAL_MS, take: free });
+    const plan = planPlacements(ready, views);
+    if (plan.length === 0) return null;
+    this.running = true;
+    const assignments = plan.map((p) => ({ jobId: p.jobId, workerId: p.workerId, leaseToken: newLeaseToken(), leaseExpiresAt: now + this.ctx.config.leaseMs }));
+    let settled = false;
+    return {
+      assign: { assignments, now },
+      settle: (assigned) => {
+        if (settled) return;
+        settled = true;
+        this.running = false;
+        // Plain jobs: nothing to fill in from parents.
+        if (assigned !== null) this.deliver(assigned, assigned);
+        // A failed insert may have left anything behind: a full round. Otherwise whatever woke the
+        // dispatcher meanwhile gets its round now (jobs of this insert left pending wake it when the
+        // route announces them).
+        if (assigned === null) this.wake();
+        else if (this.again || (this.againForCapacity && !this.nothingToTake())) this.schedule();
+        this.again = false;
+        this.againForCapacity = false;
+      },
+    };
   }
 
   /** Ids of every tenant, re-read at most every TENANTS_TTL_MS (a new tenant waits that long). */

@@ -11,6 +11,7 @@ import { isBatonError } from '../core/errors.ts';
 import type { NewJob } from '../core/spec.ts';
 import type { AuditInput, Job } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
+import type { InsertPlan } from './context.ts';
 
 /** What one submit became: its job (or the one its idempotency key names) and whether it existed. */
 export interface SubmitOutcome {
@@ -24,6 +25,11 @@ export interface SubmitBatcherOptions {
   idempotencyRetentionMs?: number;
   /** Most submits per transaction (default 1000). */
   maxBatch?: number;
+  /**
+   * The dispatcher's fast path (Services.planInsert): free worker slots planned for the group's
+   * jobs, assigned in the insert's own transaction.
+   */
+  planInsert?: (jobs: readonly NewJob[]) => InsertPlan | null;
   /**
    * Transactions in flight at once (default 2). While they commit, new submits gather into the
    * next batch; for a synchronous store (SQLite) there is never more than one.
@@ -50,6 +56,7 @@ export class SubmitBatcher {
   readonly #retention: number | undefined;
   readonly #maxBatch: number;
   readonly #maxInFlight: number;
+  readonly #planInsert: ((jobs: readonly NewJob[]) => InsertPlan | null) | undefined;
   #queue: Member[] = [];
   #scheduled = false;
   #inFlight = 0;
@@ -59,6 +66,7 @@ export class SubmitBatcher {
     this.#retention = opts.idempotencyRetentionMs;
     this.#maxBatch = opts.maxBatch ?? 1000;
     this.#maxInFlight = opts.maxInFlight ?? 2;
+    this.#planInsert = opts.planInsert;
   }
 
   /** Inserts `job` (with its audit row) in the next group transaction; resolves after its commit. */
@@ -93,11 +101,22 @@ export class SubmitBatcher {
   }
 
   async #insert(members: Member[]): Promise<SubmitOutcome[]> {
-    const res = await this.#store.jobInsertMany({
-      jobs: members.map((m) => m.job),
-      audits: members.map((m) => m.audit),
-      ...(this.#retention !== undefined ? { idempotencyRetentionMs: this.#retention } : {}),
-    });
+    const jobs = members.map((m) => m.job);
+    const plan = this.#planInsert?.(jobs) ?? null;
+    let res;
+    try {
+      res = await this.#store.jobInsertMany({
+        jobs,
+        audits: members.map((m) => m.audit),
+        ...(this.#retention !== undefined ? { idempotencyRetentionMs: this.#retention } : {}),
+        ...(plan !== null ? { assign: plan.assign } : {}),
+      });
+    } catch (e) {
+      plan?.settle(null);
+      throw e;
+    }
+    // Before the answers: the workers get their jobs first.
+    plan?.settle(res.assigned ?? []);
     return res.jobs.map((job, i) => ({ job, existed: res.existed[i] }));
   }
 

@@ -92,10 +92,12 @@ export type ReportOutcome =
   | { ok: false; code: ErrorCode; message: string };
 
 export interface InsertResult {
-  /** The jobs, in input order. */
+  /** The jobs, in input order (as committed: a job assigned by JobInsertOptions.assign is assigned). */
   jobs: Job[];
   /** For each input, true when an existing job was returned for its idempotencyKey. */
   existed: boolean[];
+  /** The jobs JobInsertOptions.assign assigned, with their new attempt; absent without `assign`. */
+  assigned?: Job[];
 }
 
 /** What a job of an insert has besides its NewJob: graph and deduplication fields (see JobInsertExtra). */
@@ -131,6 +133,15 @@ export interface JobInsertOptions {
    * single submits), each request keeping its audit row. Written whether or not the job existed.
    */
   audits?: (AuditInput | undefined)[];
+  /**
+   * Assignments of some of the new jobs, written in the insert's own transaction after the rows
+   * (a server's fast path: a submit that meets a free worker slot with nothing ready before it —
+   * one commit instead of two, no dispatch round). Each is applied as jobAssignMany applies it
+   * (only to a job still pending, within its queue's and key's caps), and not at all to a job
+   * whose queue is paused or that this insert did not create (an idempotency key that matched an
+   * older job). The jobs assigned are InsertResult.assigned.
+   */
+  assign?: { assignments: AssignmentInput[]; now: number };
 }
 
 /** A filter of bulk operations; every field given must match. */

@@ -233,7 +233,7 @@ describe('worker gateway', () => {
     w.ws.close();
   });
 
-  it('reads no ready heads when a job ends with nothing left to take, and still hands a waiting job to the freed slot', async () => {
+  it('assigns a job submitted to an idle worker in its insert, reads no ready heads when a job ends with nothing left to take, and still hands a waiting job to the freed slot', async () => {
     const store = server.ctx.store;
     const read = store.jobListReadyHeads.bind(store);
     let reads = 0;
@@ -251,11 +251,14 @@ describe('worker gateway', () => {
       const settle = () => new Promise((r) => setTimeout(r, 100));
       await settle();
       reads = 0;
-      // One job: one round reads it and assigns it; its end frees a slot with nothing left to take.
+      // One job with the worker idle: it is assigned in its insert's transaction (the submit's
+      // answer shows it assigned), without a heads read; its end frees a slot with nothing left
+      // to take, and costs none either.
       const one = await admin.submit(spec);
+      expect(one.status).toBe('assigned');
       await finish(one.id);
       await settle();
-      expect(reads).toBe(1);
+      expect(reads).toBe(0);
       // Two jobs on one slot: the second waits, and the first one's end hands it over.
       const { jobs } = await admin.submitBatch([spec, spec]);
       await finish(jobs[0].id);
@@ -265,6 +268,20 @@ describe('worker gateway', () => {
     } finally {
       store.jobListReadyHeads = read;
     }
+  });
+
+  it('leaves a job of a paused queue pending on the fast path, and assigns it once the queue is resumed', async () => {
+    const w = await new RawWorker(server.adminToken!).open();
+    await w.hello(['gw-paused']);
+    await admin.pauseQueue('gw-paused');
+    await new Promise((r) => setTimeout(r, 50));
+    const job = await admin.submit({ type: 'command', queue: 'gw-paused', payload: { argv: ['true'] } });
+    expect(job.status).toBe('pending');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(w.inbox.some((m) => m.t === 'assign')).toBe(false);
+    await admin.resumeQueue('gw-paused');
+    await w.next('assign', (m) => m.jobs.some((j) => j.jobId === job.id));
+    w.ws.close();
   });
 
   it('reports leases it no longer holds as lost on heartbeat, and on reconnect', async () => {

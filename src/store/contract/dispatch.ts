@@ -117,6 +117,34 @@ export function dispatchContract(ctx: ContractContext): void {
       expect((await mustGet(ctx.store(), a.id)).workerId).toBe('w1');
     });
 
+    it('assigns new jobs in their insert transaction (JobInsertOptions.assign): not those of paused or full queues, nor ones it did not create', async () => {
+      const s = ctx.store();
+      const lease = (jobId: string, workerId = 'w1') => ({ jobId, workerId, leaseToken: v7(), leaseExpiresAt: T0 + 5000 });
+      await s.queueSetPaused({ tenant: TENANT, name: 'held', paused: true, now: T0 });
+      await s.queueSetLimits({ tenant: TENANT, name: 'one-at-a-time', concurrencyLimit: 1, now: T0 });
+      const [older] = await insert(s, newJob({ idempotencyKey: 'k-1' }));
+      const plain = newJob();
+      const held = newJob({ queue: 'held' });
+      const capped = [newJob({ queue: 'one-at-a-time' }), newJob({ queue: 'one-at-a-time' })];
+      const again = newJob({ idempotencyKey: 'k-1' });
+      const later = newJob({ status: 'scheduled', runAt: T0 + 60_000 });
+      const all = [plain, held, ...capped, again, later];
+      const res = await s.jobInsertMany({ jobs: all, assign: { now: T0 + 1, assignments: all.map((j) => lease(j.id)) } });
+      expect(res.existed).toEqual([false, false, false, false, true, false]);
+      expect(res.assigned!.map((j) => j.id).sort()).toEqual([plain.id, capped[0].id].sort());
+      expect(res.assigned![0]).toMatchObject({ status: 'assigned', attempt: 1, workerId: 'w1' });
+      // The answer shows each job as committed.
+      expect(res.jobs.map((j) => j.status)).toEqual(['assigned', 'pending', 'assigned', 'pending', 'pending', 'scheduled']);
+      expect(res.jobs[4].id).toBe(older.id);
+      const got = await mustGet(s, plain.id);
+      expect(got).toMatchObject({ status: 'assigned', attempt: 1, leaseToken: res.assigned!.find((j) => j.id === plain.id)!.leaseToken });
+      expect(got.attempts).toMatchObject([{ attempt: 1, workerId: 'w1', status: 'assigned', assignedAt: T0 + 1 }]);
+      for (const j of [held, capped[1], later]) expect((await mustGet(s, j.id)).attempts).toEqual([]);
+      expect(await mustGet(s, older.id)).toMatchObject({ status: 'pending', attempt: 0 });
+      // Without `assign`, no `assigned` in the result.
+      expect((await s.jobInsertMany({ jobs: [newJob()] })).assigned).toBeUndefined();
+    });
+
     it('settles calls made together each on its own: a failing insert fails alone, the others land', async () => {
       const [taken, running, leased] = await insert(ctx.store(), newJob(), newJob(), newJob());
       const held = await assign(ctx.store(), running.id);

@@ -193,9 +193,34 @@ export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput 
     applyInsertExtras(sql, p, { jobs, existed });
     if (p.audit && p.jobs.length > 0) writeAudit(sql, p.jobs[0].tenant, p.audit, p.jobs[0].createdAt);
     if (p.audits) p.jobs.forEach((n, i) => p.audits![i] && writeAudit(sql, n.tenant, p.audits![i]!, n.createdAt));
-    return { jobs, existed };
+    if (p.assign === undefined) return { jobs, existed };
+    const assigned = assignNew(sql, p.assign, fresh);
+    if (assigned.length > 0) {
+      const byId = new Map(assigned.map((j) => [j.id, j]));
+      for (let i = 0; i < jobs.length; i++) if (!existed[i]) jobs[i] = byId.get(jobs[i].id) ?? jobs[i];
+    }
+    return { jobs, existed, assigned };
   });
   return run();
+}
+
+/** JobInsertOptions.assign: assigns jobs of `fresh` (this insert's new rows) whose queue is not paused. */
+function assignNew(sql: Sql, a: { assignments: AssignmentInput[]; now: number }, fresh: Job[]): Job[] {
+  const mine = new Map<string, Job>();
+  for (const j of fresh) mine.set(j.id, j);
+  const paused = new Map<string, boolean>();
+  const assignments = a.assignments.filter((x) => {
+    const j = mine.get(x.jobId);
+    if (j === undefined) return false;
+    const k = `${j.tenant}\u0000${j.queue}`;
+    let q = paused.get(k);
+    if (q === undefined) {
+      q = (sql.stmt('SELECT paused FROM queues WHERE tenant = ? AND name = ?').get(j.tenant, j.queue) as { paused: number } | undefined)?.paused === 1;
+      paused.set(k, q);
+    }
+    return !q;
+  });
+  return assignments.length === 0 ? [] : assignWithin(sql, { assignments, now: a.now }, mine);
 }
 
 /** A job of `tenant` with its attempts; see Store.jobGet. */
@@ -330,33 +355,37 @@ export function jobListReady(sql: Sql, p: { tenants: string[]; queues?: string[]
  * that moved on meanwhile are skipped. See Store.jobAssignMany. Returned jobs carry no attempts.
  */
 export function jobAssignMany(sql: Sql, p: { assignments: AssignmentInput[]; now: number }): Job[] {
-  const run = () => sql.write(() => {
-    const out: Job[] = [];
-    // Queue and concurrency-key caps, counted in this transaction (004_schedules.sql).
-    // One read for the whole batch; `jobs` then follows each assignment written.
-    const jobs = loadJobsCached(sql, p.assignments.map((a) => a.jobId));
-    const candidates = p.assignments.map((a) => jobs.get(a.jobId)).filter((j): j is Job => j !== undefined && j.status === 'pending');
-    const admitted = admitWithinCaps(sql, candidates);
-    // The new attempt rows, one INSERT for the batch: nothing here reads them before it ends.
-    const attempts: AttemptInserts = { values: [] };
-    for (const a of p.assignments) {
-      if (!admitted.has(a.jobId)) continue;
-      admitted.delete(a.jobId);
-      const job = jobs.get(a.jobId);
-      if (job === undefined || job.status !== 'pending') continue;
-      let r;
-      try {
-        r = transition(job, { type: 'assign', workerId: a.workerId, leaseToken: a.leaseToken, leaseExpiresAt: a.leaseExpiresAt }, p.now);
-      } catch (e) {
-        if (isBatonError(e)) continue;
-        throw e;
-      }
-      writeTransition(sql, r, { attempts });
-      jobs.set(r.job.id, r.job);
-      out.push(r.job);
-    }
-    flushAttempts(sql, attempts);
-    return out;
-  });
+  const run = () => sql.write(() => assignWithin(sql, p, loadJobsCached(sql, p.assignments.map((a) => a.jobId))));
   return run();
+}
+
+/**
+ * The body of jobAssignMany, inside the caller's write transaction: `jobs` holds (at least) the
+ * assigned jobs as they are now, and then follows each assignment written.
+ */
+function assignWithin(sql: Sql, p: { assignments: AssignmentInput[]; now: number }, jobs: Map<string, Job>): Job[] {
+  const out: Job[] = [];
+  // Queue and concurrency-key caps, counted in this transaction (004_schedules.sql).
+  const candidates = p.assignments.map((a) => jobs.get(a.jobId)).filter((j): j is Job => j !== undefined && j.status === 'pending');
+  const admitted = admitWithinCaps(sql, candidates);
+  // The new attempt rows, one INSERT for the batch: nothing here reads them before it ends.
+  const attempts: AttemptInserts = { values: [] };
+  for (const a of p.assignments) {
+    if (!admitted.has(a.jobId)) continue;
+    admitted.delete(a.jobId);
+    const job = jobs.get(a.jobId);
+    if (job === undefined || job.status !== 'pending') continue;
+    let r;
+    try {
+      r = transition(job, { type: 'assign', workerId: a.workerId, leaseToken: a.leaseToken, leaseExpiresAt: a.leaseExpiresAt }, p.now);
+    } catch (e) {
+      if (isBatonError(e)) continue;
+      throw e;
+    }
+    writeTransition(sql, r, { attempts });
+    jobs.set(r.job.id, r.job);
+    out.push(r.job);
+  }
+  flushAttempts(sql, attempts);
+  return out;
 }
