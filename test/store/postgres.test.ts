@@ -10,7 +10,7 @@ import postgres from 'postgres';
 import { v7 } from 'uuid';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { describeStoreContract } from '../../src/store/contract.ts';
-import { newJob, T0, TENANT } from '../../src/store/contract/fixtures.ts';
+import { assign, newJob, rep, T0, TENANT } from '../../src/store/contract/fixtures.ts';
 import { openStore } from '../../src/store/index.ts';
 import { bindRows, Params } from '../../src/store/postgres/batch.ts';
 import { applyMigrations, loadMigrations, parseTarget } from '../../src/store/postgres/db.ts';
@@ -162,6 +162,40 @@ describe('postgres store', () => {
     expect(heardByMine.n).toBe(1);
     await unlistenMine();
     await unlistenOther();
+  });
+
+  it('wakes other servers when a lease under a queue cap or a concurrency key ends, not when an uncapped one does', async () => {
+    const schema = freshSchema();
+    const listener = await openOne(schema);
+    const writer = await openOne(schema, { migrate: false });
+    const heard = wakeCounter();
+    const unlisten = await listener.listen!('wake', heard.hit);
+    await writer.queueSetLimits({ tenant: TENANT, name: 'capped', concurrencyLimit: 1, now: T0 });
+    const plain = newJob();
+    const capped = newJob({ queue: 'capped' });
+    const keyed = newJob({ concurrencyKey: 'k' });
+    const jobs = [plain, capped, keyed];
+    await writer.jobInsertMany({ jobs });
+    const held = await Promise.all(jobs.map((j) => assign(writer, j.id)));
+    // Notifications reach a listener in commit order: once the fence's wake is heard, a wake of
+    // the commit before it would have been heard too.
+    const endThenFence = async (job: (typeof held)[number]) => {
+      await writer.reportApplyMany({ workerId: 'w1', reports: [rep.completed(job)], now: T0 + 1, random: () => 0 });
+      const woke = heard.next();
+      await writer.jobInsertMany({ jobs: [newJob({ queue: 'fence' })] });
+      await woke;
+      await new Promise((r) => setTimeout(r, 50));
+    };
+    let before = heard.n;
+    await endThenFence(held[0]);
+    expect(heard.n - before).toBe(1);
+    before = heard.n;
+    await endThenFence(held[1]);
+    expect(heard.n - before).toBe(2);
+    before = heard.n;
+    await endThenFence(held[2]);
+    expect(heard.n - before).toBe(2);
+    await unlisten();
   });
 
   it('uses the partial indexes for the ready, scheduled and reap queries', async () => {

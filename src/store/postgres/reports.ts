@@ -40,6 +40,15 @@ function withDependents(tx: Db, ids: string[]): Promise<Set<string>> {
   return tx`SELECT DISTINCT parent_id FROM job_deps WHERE parent_id = ANY(${ids}::text[])`.then((rows) => new Set(rows.map((r) => r.parent_id as string)));
 }
 
+/**
+ * `tenant\0queue` of the queues of `ids` that have a concurrency limit (sent at once, after the
+ * jobs' lock): a lease ending there may let another server's dispatcher assign a job it held back.
+ */
+function cappedQueues(tx: Db, ids: string[]): Promise<Set<string>> {
+  return tx`SELECT DISTINCT j.tenant, j.queue FROM jobs j JOIN queues q ON q.tenant = j.tenant AND q.name = j.queue
+    WHERE j.id = ANY(${ids}::text[]) AND q.concurrency_limit IS NOT NULL`.then((rows) => new Set(rows.map((r) => `${r.tenant}\u0000${r.queue}`)));
+}
+
 /** Everything one batch will write, gathered while its reports are applied in memory. */
 interface BatchWrites {
   results: TransitionResult[];
@@ -53,6 +62,7 @@ function applyOne(
   out: BatchWrites,
   p: { workerId: string; now: number; random: () => number },
   r: Report,
+  capped: Set<string>,
 ): ReportOutcome {
   const job = jobs.get(r.jobId);
   if (job === undefined) return { ok: false, code: 'BATON_E_NOT_FOUND', message: `job ${r.jobId} not found` };
@@ -78,7 +88,7 @@ function applyOne(
   const res = transition(job, eventOf(r, p.random), p.now);
   jobs.set(job.id, res.job);
   out.results.push(res);
-  if (wakes(job.status, res.job.status)) out.wake.push(job.tenant);
+  if (wakes(job.status, res.job.status, job.concurrencyKey != null || capped.has(`${job.tenant}\u0000${job.queue}`))) out.wake.push(job.tenant);
   return { ok: true, job: res.job };
 }
 
@@ -87,10 +97,11 @@ export async function reportApplyMany(c: Ctx, p: { workerId: string; reports: Re
   if (p.reports.length === 0) return [];
   return inTx(c.sql, async (tx, defer) => {
     const ids = [...new Set(p.reports.map((r) => r.jobId))];
-    // One round trip, with the BEGIN: the three reads are pipelined, the lock first.
-    const [jobs, parents, leases] = await allInOrder([
+    // One round trip, with the BEGIN: the four reads are pipelined, the lock first.
+    const [jobs, parents, capped, leases] = await allInOrder([
       lockJobs(tx, ids),
       withDependents(tx, ids),
+      cappedQueues(tx, ids),
       loadAttemptLeases(tx, p.reports.filter((r): r is LogReport => r.kind === 'log')),
     ]);
     // The jobs as read: the UPDATE then sets only the columns the batch changed.
@@ -98,7 +109,7 @@ export async function reportApplyMany(c: Ctx, p: { workerId: string; reports: Re
     const out: BatchWrites = { results: [], logs: [], wake: [] };
     const outcomes = p.reports.map((r): ReportOutcome => {
       try {
-        return applyOne(jobs, leases, out, p, r);
+        return applyOne(jobs, leases, out, p, r, capped);
       } catch (e) {
         // transition throws before anything is recorded, so a refused report leaves no trace.
         if (isBatonError(e)) return { ok: false, code: e.code, message: e.message };

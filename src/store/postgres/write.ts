@@ -219,12 +219,15 @@ export function notifyWake(tx: Db, c: Ctx, tenants: Iterable<string>): Promise<u
 
 /**
  * True when a change from `before` to `after` creates work (pending), changes the next run time
- * (scheduled), or frees a worker slot: what other servers' dispatchers and maintenance loops
- * want to hear about.
+ * (scheduled), or ends a lease that counts against a cap (`capped`: the job's queue has a
+ * concurrency limit or the job a concurrency key): what other servers' dispatchers and
+ * maintenance loops want to hear about. A lease without a cap frees only a slot of the worker,
+ * which its own server knows of; NOTIFY is not free (PostgreSQL serialises the commits of
+ * notifying transactions on one lock, held through their WAL flush).
  */
-export function wakes(before: Job['status'], after: Job['status']): boolean {
+export function wakes(before: Job['status'], after: Job['status'], capped = true): boolean {
   const leased = (s: Job['status']) => s === 'assigned' || s === 'running';
-  return after === 'pending' || after === 'scheduled' || (leased(before) && !leased(after));
+  return after === 'pending' || after === 'scheduled' || (capped && leased(before) && !leased(after));
 }
 
 /** Throws BATON_E_VALIDATION unless `limit` is an integer in 1..1000. */
