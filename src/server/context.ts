@@ -73,7 +73,7 @@ export interface Services {
    * Plans free worker slots for new plain jobs that nothing ready is ahead of, to be assigned in
    * their insert's transaction; null when that does not apply now (see Dispatcher.planInsert).
    */
-  planInsert?(jobs: readonly NewJob[]): InsertPlan | null;
+  planInsert?(jobs: readonly NewJob[]): InsertPlan | null | Promise<InsertPlan | null>;
   /** Wakes the dispatcher: there may be new ready work or free capacity. */
   wakeDispatcher(): void;
   /** A job was scheduled for `runAt`; the promoter re-arms its timer if that is sooner. */

@@ -49,6 +49,8 @@ export class Dispatcher {
    * wake-up for work since `seq`: a freed slot then has nothing to take, and costs no round.
    */
   private drained: { seq: number; key: string } | null = null;
+  /** The last loop of rounds ended with `drained` set (see planInsert). */
+  private lastDrained = false;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -134,6 +136,7 @@ export class Dispatcher {
       this.ctx.log.error({ err: e }, 'dispatch round failed');
     } finally {
       this.running = false;
+      this.lastDrained = this.drained !== null;
     }
   }
 
@@ -239,7 +242,21 @@ export class Dispatcher {
    * a round is due or running, ready jobs may be waiting, no slot is free — and the jobs go the
    * usual way. Plain jobs only (no dependencies: those have parents' outcomes to fill in).
    */
-  planInsert(jobs: readonly NewJob[]): InsertPlan | null {
+  planInsert(jobs: readonly NewJob[]): InsertPlan | null | Promise<InsertPlan | null> {
+    // A round (or another insert's fast path) in progress that follows a drained one — low load,
+    // where submits meet a round only because one is running — is waited for: inserting now would
+    // make the job wait for the round, then for another round of its own (a heads read and a
+    // second commit), and that round keeps the next submits off the fast path in turn.
+    if (this.running && this.lastDrained && !this.stopped) return this.planAfter(jobs);
+    return this.planNow(jobs);
+  }
+
+  private async planAfter(jobs: readonly NewJob[]): Promise<InsertPlan | null> {
+    for (let i = 0; i < 3 && this.running && this.lastDrained; i++) await this.idle;
+    return this.planNow(jobs);
+  }
+
+  private planNow(jobs: readonly NewJob[]): InsertPlan | null {
     if (this.stopped || this.running || this.scheduled || this.settings === null) return null;
     const views = this.freeViews();
     if (views.length === 0 || !this.nothingToTake(views)) return null;
@@ -252,6 +269,8 @@ export class Dispatcher {
     const plan = planPlacements(ready, views);
     if (plan.length === 0) return null;
     this.running = true;
+    let release!: () => void;
+    this.idle = new Promise((resolve) => (release = resolve));
     const assignments = plan.map((p) => ({ jobId: p.jobId, workerId: p.workerId, leaseToken: newLeaseToken(), leaseExpiresAt: now + this.ctx.config.leaseMs }));
     let settled = false;
     return {
@@ -260,6 +279,7 @@ export class Dispatcher {
         if (settled) return;
         settled = true;
         this.running = false;
+        release();
         // Plain jobs: nothing to fill in from parents.
         if (assigned !== null) this.deliver(assigned, assigned);
         // A failed insert may have left anything behind: a full round. Otherwise whatever woke the

@@ -29,7 +29,7 @@ export interface SubmitBatcherOptions {
    * The dispatcher's fast path (Services.planInsert): free worker slots planned for the group's
    * jobs, assigned in the insert's own transaction.
    */
-  planInsert?: (jobs: readonly NewJob[]) => InsertPlan | null;
+  planInsert?: (jobs: readonly NewJob[]) => InsertPlan | null | Promise<InsertPlan | null>;
   /**
    * Transactions in flight at once (default 2). While they commit, new submits gather into the
    * next batch; for a synchronous store (SQLite) there is never more than one.
@@ -56,7 +56,7 @@ export class SubmitBatcher {
   readonly #retention: number | undefined;
   readonly #maxBatch: number;
   readonly #maxInFlight: number;
-  readonly #planInsert: ((jobs: readonly NewJob[]) => InsertPlan | null) | undefined;
+  readonly #planInsert: ((jobs: readonly NewJob[]) => InsertPlan | null | Promise<InsertPlan | null>) | undefined;
   #queue: Member[] = [];
   #scheduled = false;
   #inFlight = 0;
@@ -102,7 +102,7 @@ export class SubmitBatcher {
 
   async #insert(members: Member[]): Promise<SubmitOutcome[]> {
     const jobs = members.map((m) => m.job);
-    const plan = this.#planInsert?.(jobs) ?? null;
+    const plan = (await this.#planInsert?.(jobs)) ?? null;
     let res;
     try {
       res = await this.#store.jobInsertMany({
