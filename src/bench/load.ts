@@ -109,6 +109,8 @@ export interface PacedJob {
   sentAt: number;
   /** The job's createdAt as the server wrote it. */
   createdAt: number;
+  /** The answer showed the job assigned: the submit fast path placed it in its insert. */
+  assigned: boolean;
 }
 
 /**
@@ -139,7 +141,7 @@ export async function pacedSubmits(
           return;
         }
         const job = JSON.parse(text) as JobView;
-        jobs.push({ id: job.id, sentAt, createdAt: Date.parse(job.createdAt) });
+        jobs.push({ id: job.id, sentAt, createdAt: Date.parse(job.createdAt), assigned: job.status === 'assigned' });
         o.progress.tick();
       })
       .catch(() => {

@@ -52,7 +52,7 @@ export function rowsOf(r: StoreResults, connections: number): Row[] {
     const target = p.rate >= 1000 ? '<= 10' : p.rate <= 200 ? '<= 5' : '-';
     rows.push([
       `${s}: pickup at ${p.rate}/s p50/p95/p99 ms`,
-      `${f1(p.fromSubmit.p50)} / ${f1(p.fromSubmit.p95)} / ${f1(p.fromSubmit.p99)}${p.missing ? ` (${p.missing} missing)` : ''}`,
+      `${f1(p.fromSubmit.p50)} / ${f1(p.fromSubmit.p95)} / ${f1(p.fromSubmit.p99)}${p.missing ? ` (${p.missing} missing)` : ''}; ${f0((p.assignedAtSubmit ?? 0) * 100)} % assigned at submit`,
       `p99 ${target}`,
       mem(p.memory),
     ]);

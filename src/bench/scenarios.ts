@@ -195,6 +195,8 @@ export interface PickupRate {
   fromCreated: Percentiles;
   /** POST /v1/jobs response time, ms. */
   submitLatency: Percentiles;
+  /** Share of the counted jobs assigned in their insert (the submit fast path), 0–1. */
+  assignedAtSubmit: number;
   /**
    * Where the slowest 1 % of pickups (by fromSubmit, at most 100 jobs) spent their time, medians
    * in ms: client send → server createdAt (request and submit commit), createdAt → assignment
@@ -249,7 +251,8 @@ export async function scenarioPickup(env: ScenarioEnv): Promise<ServerRun<Pickup
         const tail = await tailBreakdown(srv, heard);
         const r: PickupRate = {
           rate, achievedRate: sub.achievedRate, jobs: counted.length, missing, submitErrors: sub.errors,
-          fromSubmit: percentiles(fromSubmit), fromCreated: percentiles(fromCreated), submitLatency: sub.submitLatency, tail, memory: memoryOf(srv.pid),
+          fromSubmit: percentiles(fromSubmit), fromCreated: percentiles(fromCreated), submitLatency: sub.submitLatency,
+          assignedAtSubmit: counted.length === 0 ? 0 : counted.filter((j) => j.assigned).length / counted.length, tail, memory: memoryOf(srv.pid),
         };
         p.finish(`p99 ${r.fromSubmit.p99} ms`);
         out.push(r);
