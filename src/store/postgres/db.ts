@@ -113,9 +113,6 @@ const sawDeadConnection = (results: (PromiseSettledResult<unknown> | undefined)[
  */
 export async function inTx<T>(pool: Pool, fn: (tx: Db, defer: Defer) => Promise<T>): Promise<T> {
   const tx = await reserveWithin(pool, RESERVE_TIMEOUT_MS);
-  const hooks: (() => void)[] = [];
-  commitHooks.set(tx, hooks);
-  let committed = false;
   const sent: Outcome[] = [];
   const defer: Defer = (statement) => void sent.push(observe(statement));
   let dead = false;
@@ -141,31 +138,13 @@ export async function inTx<T>(pool: Pool, fn: (tx: Db, defer: Defer) => Promise<
       throw failure.reason;
     }
     if (command !== 'COMMIT') throw new Error(`the transaction was not committed: PostgreSQL answered COMMIT with ${command}`);
-    committed = true;
     return result;
   } catch (e) {
     dead ||= isConnectionError(e);
     throw e;
   } finally {
-    commitHooks.delete(tx);
     if (!dead) tx.release();
-    // After the release: a hook may run a transaction of its own on the pool.
-    if (committed) for (const h of hooks) h();
   }
-}
-
-/** Actions to run once an inTx transaction has committed, by its connection. */
-const commitHooks = new WeakMap<Db, (() => void)[]>();
-
-/**
- * Runs `fn` once the inTx transaction of `tx` has committed (never if it does not); returns
- * false, running nothing, when `tx` is not inside inTx.
- */
-export function afterCommit(tx: Db, fn: () => void): boolean {
-  const hooks = commitHooks.get(tx);
-  if (hooks === undefined) return false;
-  hooks.push(fn);
-  return true;
 }
 
 /**

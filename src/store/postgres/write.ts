@@ -14,7 +14,7 @@ import { BatonError } from '../../core/errors.ts';
 import type { TransitionResult } from '../../core/transition.ts';
 import type { Attempt, AuditInput, Job } from '../../core/types.ts';
 import { sendBatch, type Column } from './batch.ts';
-import { afterCommit, inTx, type Db, type Pool } from './db.ts';
+import type { Db, Pool } from './db.ts';
 import { jobFromRow, jsonText, type JobRow } from './rows.ts';
 
 /** What every store function needs: the pool (or transaction) and the wake channel. */
@@ -208,30 +208,13 @@ export function writeAudits(tx: Db, rows: { tenant: string; entry: AuditInput; a
 }
 
 /**
- * Wakes the servers listening on this store (NOTIFY, payload: `<origin>:<tenant>`, once per
- * tenant) once the caller's transaction has committed, from a transaction of its own that does
- * not wait for its WAL flush (`synchronous_commit = off`; outside a transaction: at once).
- *
- * Not inside the caller's transaction: PostgreSQL serialises the commits of notifying
- * transactions on one lock held through their WAL flush, so two submit groups (or a submit and
- * a report batch) that notified could not share a flush. A wake-up lost to a crash right after
- * the commit costs the listeners at most their safety tick; the data is durable either way.
- * Resolves at once: nothing waits for a wake-up.
+ * Wakes the servers listening on this store (NOTIFY, payload: `<origin>:<tenant>`). Sent inside the caller's
+ * transaction, so PostgreSQL delivers it only on commit, and once per tenant.
  */
 export function notifyWake(tx: Db, c: Ctx, tenants: Iterable<string>): Promise<unknown> {
   const list = [...new Set(tenants)];
   if (list.length === 0) return Promise.resolve();
-  if (!afterCommit(tx, () => sendWake(c, list))) sendWake(c, list);
-  return Promise.resolve();
-}
-
-function sendWake(c: Ctx, tenants: string[]): void {
-  inTx(c.sql, async (tx, defer) => {
-    defer(tx`SET LOCAL synchronous_commit = off`.execute());
-    defer(tx`SELECT pg_notify(${c.channel}, ${c.origin + ':'} || t) FROM unnest(${tenants}::text[]) AS t`.execute());
-  }).catch(() => {
-    // The store is unreachable: so is every listener; their safety tick covers the wake-up.
-  });
+  return tx`SELECT pg_notify(${c.channel}, ${c.origin + ':'} || t) FROM unnest(${list}::text[]) AS t`.execute();
 }
 
 /**
