@@ -136,10 +136,10 @@ export interface JobInsertOptions {
   /**
    * Assignments of some of the new jobs, written in the insert's own transaction after the rows
    * (a server's fast path: a submit that meets a free worker slot with nothing ready before it —
-   * one commit instead of two, no dispatch round). Each is applied as jobAssignMany applies it
-   * (only to a job still pending, within its queue's and key's caps), and not at all to a job
-   * whose queue is paused or that this insert did not create (an idempotency key that matched an
-   * older job). The jobs assigned are InsertResult.assigned.
+   * one commit instead of two, no dispatch round). Each is applied only to a job this insert
+   * created (not to an older job an idempotency key matched), still pending, in a queue that is
+   * not paused, and never past a queue's or key's cap — a store may leave jobs of capped queues or
+   * with a concurrency key pending for a dispatch round. The jobs assigned are InsertResult.assigned.
    */
   assign?: { assignments: AssignmentInput[]; now: number };
 }

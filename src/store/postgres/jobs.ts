@@ -9,12 +9,12 @@ import { isTerminal, transition, type JobEvent, type TransitionResult } from '..
 import type { AuditInput, Job, JobType } from '../../core/types.ts';
 import type { AssignmentInput, Fence, InsertResult, JobInsertOptions, JobListFilter, Page } from '../types.ts';
 import { applyInsertExtras, checkUniqueKeys, onJobsEnded } from './graph.ts';
-import { allInOrder, inTx, isUniqueViolation, type Db, type Defer } from './db.ts';
+import { allInOrder, inTx, isUniqueViolation, type Db } from './db.ts';
 import { checkFence } from './leaders.ts';
 import { admitWithinCaps, type QueueCaps } from './limits.ts';
 import { sendBatch, type Column } from './batch.ts';
 import { attemptFromRow, jobFromNew, jobFromRow, type JobRow } from './rows.ts';
-import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, wakes, writeAudit, writeAudits, writeResults, type Ctx } from './write.ts';
+import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, wakes, writeAudit, writeAudits, writeNewAssignments, writeResults, type Ctx } from './write.ts';
 
 /** Rows per INSERT statement: big enough to amortise the round trip, small enough to stay light. */
 const INSERT_CHUNK = 5000;
@@ -106,6 +106,20 @@ function conflictOnTakenId(e: unknown): never {
  */
 export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditInput } & JobInsertOptions): Promise<InsertResult> {
   if (p.jobs.length === 0) return { jobs: [], existed: [] };
+  const res = await insertMany(c, p);
+  if (res.assigning === null) return p.assign === undefined ? { jobs: res.jobs, existed: res.existed } : { jobs: res.jobs, existed: res.existed, assigned: [] };
+  // Settled before the COMMIT was answered.
+  const took = await res.assigning.took;
+  const assigned = res.assigning.results.filter((r) => took.has(r.job.id)).map((r) => r.job);
+  const byId = new Map(assigned.map((j) => [j.id, j]));
+  const jobs = res.jobs.map((j, i) => (res.existed[i] ? j : (byId.get(j.id) ?? j)));
+  return { jobs, existed: res.existed, assigned };
+}
+
+function insertMany(
+  c: Ctx,
+  p: { jobs: NewJob[]; audit?: AuditInput } & JobInsertOptions,
+): Promise<InsertResult & { assigning: { results: TransitionResult[]; took: Promise<Set<string>> } | null }> {
   return inTx(c.sql, async (tx, defer) => {
     const duplicates = await checkUniqueKeys(tx, p.jobs, p.extras);
     if (p.idempotencyRetentionMs !== undefined) {
@@ -192,18 +206,32 @@ export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditIn
     // New work wakes other servers, as do jobs released at insert (their parents had ended);
     // scheduled ones too: the maintenance loop re-reads the next run time. Statuses as the graph
     // step left them (a job it blocked wakes nobody).
-    let assigned: Job[] | undefined;
+    // JobInsertOptions.assign: the new rows' assignments go out behind them, unread (nothing else
+    // can see rows this transaction has not committed); which took is known once they have run.
+    let assigning: { results: TransitionResult[]; took: Promise<Set<string>> } | null = null;
     if (p.assign !== undefined) {
-      // Only this insert's new rows (sent ahead of this read in the same pipeline).
-      const assignments = p.assign.assignments.filter((a) => byId.has(a.jobId));
-      assigned = assignments.length === 0 ? [] : await assignWithin(tx, defer, { assignments, now: p.assign.now }, true);
-      const got = new Map(assigned.map((j) => [j.id, j]));
-      for (let i = 0; i < jobs.length; i++) if (!existed[i]) jobs[i] = got.get(jobs[i].id) ?? jobs[i];
+      const results: TransitionResult[] = [];
+      const seen = new Set<string>();
+      for (const a of p.assign.assignments) {
+        const job = byId.get(a.jobId);
+        // A concurrency key is counted under a lock by a dispatch round, which takes the job.
+        if (job === undefined || job.status !== 'pending' || job.concurrencyKey != null || seen.has(job.id)) continue;
+        seen.add(job.id);
+        results.push(transition(job, { type: 'assign', workerId: a.workerId, leaseToken: a.leaseToken, leaseExpiresAt: a.leaseExpiresAt }, p.assign.now));
+      }
+      if (results.length > 0) {
+        const took = writeNewAssignments(tx, results, byId);
+        defer(took);
+        assigning = { results, took };
+      }
     }
-    const taken = assigned === undefined || assigned.length === 0 ? null : new Set(assigned.map((j) => j.id));
-    const woken = [...newJobs.filter((j) => (j.status === 'pending' && !taken?.has(j.id)) || j.status === 'scheduled'), ...changed.filter((j) => j.status === 'pending')];
+    // Pending jobs wake other servers, except those planned for a worker here: if a queue's pause
+    // or cap keeps one pending, this server's own round takes it (the route announces it), and
+    // other servers see it on their next wake-up.
+    const planned = assigning === null ? null : new Set(assigning.results.map((r) => r.job.id));
+    const woken = [...newJobs.filter((j) => (j.status === 'pending' && !planned?.has(j.id)) || j.status === 'scheduled'), ...changed.filter((j) => j.status === 'pending')];
     defer(notifyWake(tx, c, woken.map((j) => j.tenant)));
-    return assigned === undefined ? { jobs, existed } : { jobs, existed, assigned };
+    return { jobs, existed, assigning };
   });
 }
 
@@ -319,54 +347,44 @@ export async function jobListReady(sql: Db, p: { tenants: string[]; queues?: str
  */
 export async function jobAssignMany(c: Ctx, p: { assignments: AssignmentInput[]; now: number }): Promise<Job[]> {
   if (p.assignments.length === 0) return [];
-  return inTx(c.sql, (tx, defer) => assignWithin(tx, defer, p, false));
-}
-
-/**
- * The body of jobAssignMany inside the caller's transaction; with `newOnly` (JobInsertOptions.assign)
- * only jobs of queues that are not paused, and the caller's own new rows (the assignments name no
- * others).
- */
-async function assignWithin(tx: Db, defer: Defer, p: { assignments: AssignmentInput[]; now: number }, newOnly: boolean): Promise<Job[]> {
-  const ids = [...new Set(p.assignments.map((a) => a.jobId))];
-  // No `status = 'pending'` in the WHERE: with it, a planner without statistics on jobs (a
-  // fresh or bulk-loaded table autovacuum has not analyzed yet) reads the pending partial
-  // indexes, i.e. the whole backlog (5 ms at 20,000 pending, growing with it), instead of the
-  // primary key. Jobs that moved on are skipped below; their row locks last until the commit.
-  // The queue's cap is read with each row: a subquery of the select list is evaluated on the
-  // row version that was locked, so it is the cap of the queue the job is in now.
-  const rows = newOnly
-    ? await tx`SELECT j.*, q.concurrency_limit AS queue_cap FROM jobs j JOIN queues q ON q.tenant = j.tenant AND q.name = j.queue
-        WHERE j.id = ANY(${ids}::text[]) AND NOT q.paused FOR UPDATE OF j`
-    : await tx`SELECT j.*, (SELECT q.concurrency_limit FROM queues q WHERE q.tenant = j.tenant AND q.name = j.queue) AS queue_cap
-        FROM jobs j WHERE j.id = ANY(${ids}::text[]) FOR UPDATE OF j SKIP LOCKED`;
-  const caps: QueueCaps = new Map();
-  const jobs = new Map<string, Job>();
-  for (const r of rows) {
-    const job = jobFromRow(r as JobRow);
-    jobs.set(job.id, job);
-    if (r.queue_cap !== null) caps.set(`${job.tenant}\u0000${job.queue}`, r.queue_cap as number);
-  }
-  const before = new Map(jobs);
-  // Queue and concurrency-key caps, counted under their locks in this transaction (004_schedules.sql).
-  const pending = p.assignments.map((a) => jobs.get(a.jobId)).filter((j): j is Job => j !== undefined && j.status === 'pending');
-  const admitted = await admitWithinCaps(tx, pending, caps);
-  const results: TransitionResult[] = [];
-  for (const a of p.assignments) {
-    if (!admitted.has(a.jobId)) continue;
-    const job = jobs.get(a.jobId);
-    if (job === undefined || job.status !== 'pending') continue;
-    let r: TransitionResult;
-    try {
-      r = transition(job, { type: 'assign', workerId: a.workerId, leaseToken: a.leaseToken, leaseExpiresAt: a.leaseExpiresAt }, p.now);
-    } catch (e) {
-      if (isBatonError(e)) continue;
-      throw e;
+  return inTx(c.sql, async (tx, defer) => {
+    const ids = [...new Set(p.assignments.map((a) => a.jobId))];
+    // No `status = 'pending'` in the WHERE: with it, a planner without statistics on jobs (a
+    // fresh or bulk-loaded table autovacuum has not analyzed yet) reads the pending partial
+    // indexes, i.e. the whole backlog (5 ms at 20,000 pending, growing with it), instead of the
+    // primary key. Jobs that moved on are skipped below; their row locks last until the commit.
+    // The queue's cap is read with each row: a subquery of the select list is evaluated on the
+    // row version that was locked, so it is the cap of the queue the job is in now.
+    const rows = await tx`SELECT j.*, (SELECT q.concurrency_limit FROM queues q WHERE q.tenant = j.tenant AND q.name = j.queue) AS queue_cap
+      FROM jobs j WHERE j.id = ANY(${ids}::text[]) FOR UPDATE OF j SKIP LOCKED`;
+    const caps: QueueCaps = new Map();
+    const jobs = new Map<string, Job>();
+    for (const r of rows) {
+      const job = jobFromRow(r as JobRow);
+      jobs.set(job.id, job);
+      if (r.queue_cap !== null) caps.set(`${job.tenant}\u0000${job.queue}`, r.queue_cap as number);
     }
-    // The evolving job: a second assignment of it in this batch sees it assigned and is skipped.
-    jobs.set(job.id, r.job);
-    results.push(r);
-  }
-  defer(writeResults(tx, results, before));
-  return results.map((r) => r.job);
+    const before = new Map(jobs);
+    // Queue and concurrency-key caps, counted under their locks in this transaction (004_schedules.sql).
+    const pending = p.assignments.map((a) => jobs.get(a.jobId)).filter((j): j is Job => j !== undefined && j.status === 'pending');
+    const admitted = await admitWithinCaps(tx, pending, caps);
+    const results: TransitionResult[] = [];
+    for (const a of p.assignments) {
+      if (!admitted.has(a.jobId)) continue;
+      const job = jobs.get(a.jobId);
+      if (job === undefined || job.status !== 'pending') continue;
+      let r: TransitionResult;
+      try {
+        r = transition(job, { type: 'assign', workerId: a.workerId, leaseToken: a.leaseToken, leaseExpiresAt: a.leaseExpiresAt }, p.now);
+      } catch (e) {
+        if (isBatonError(e)) continue;
+        throw e;
+      }
+      // The evolving job: a second assignment of it in this batch sees it assigned and is skipped.
+      jobs.set(job.id, r.job);
+      results.push(r);
+    }
+    defer(writeResults(tx, results, before));
+    return results.map((r) => r.job);
+  });
 }

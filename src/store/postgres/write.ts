@@ -99,6 +99,32 @@ const JOB_STATE: (Column<Job> & { field: keyof Job })[] = [
 ];
 const JOB_ID: Column<Job> = { name: 'id', type: 'text', key: true, value: (j) => j.id };
 
+/**
+ * Writes assignments of jobs this transaction has just inserted, without reading them first (see
+ * JobInsertOptions.assign): `results` are their `assign` transitions, computed from the inserted
+ * rows. Each row is written only if its queue is neither paused nor capped (a capped queue's
+ * jobs stay pending for a dispatch round, which counts the cap under its lock), and its attempt
+ * row only with it. Resolves, once the statements have run, to the ids that were assigned.
+ */
+export function writeNewAssignments(tx: Db, results: TransitionResult[], inserted: ReadonlyMap<string, Job>): Promise<Set<string>> {
+  const jobs = results.map((r) => r.job);
+  const changed = JOB_STATE.filter((c) => jobs.some((j) => inserted.get(j.id)![c.field] !== j[c.field]));
+  const updated = sendBatch(tx, jobs, [JOB_ID, ...changed], (b) =>
+    `UPDATE jobs AS j SET ${changed.map((c) => `${c.name} = ${b.expr[c.name]}`).join(', ')} FROM ${b.from}
+      WHERE j.id = ${b.expr.id} AND j.status = 'pending'
+        AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.tenant = j.tenant AND q.name = j.queue AND (q.paused OR q.concurrency_limit IS NOT NULL))
+      RETURNING j.id`);
+  const rows: PendingAttempt[] = results.map((r) => {
+    const c = r.attemptChange!;
+    return { jobId: r.job.id, attempt: c.attempt, insert: true, tenant: r.job.tenant, workerId: r.job.workerId, leaseToken: r.job.leaseToken, fields: { ...c.fields } };
+  });
+  // After the UPDATE on the same connection: it sees which rows took their lease.
+  const attempts = sendBatch(tx, rows, ATTEMPT_INSERT, (b) =>
+    `INSERT INTO job_attempts (${ATTEMPT_INSERT.map((c) => c.name).join(', ')}) SELECT ${ATTEMPT_INSERT.map((c) => b.expr[c.name]).join(', ')} FROM ${b.from}
+      WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.id = ${b.expr.job_id} AND j.lease_token = ${b.expr.lease_token})`);
+  return Promise.all([updated, attempts]).then(([ids]) => new Set((ids as { id: string }[]).map((r) => r.id)));
+}
+
 function updateJobStates(tx: Db, jobs: Job[], before: ReadonlyMap<string, Job> | undefined): Promise<unknown> {
   // A column no job changed is left out (an object field counts as changed unless it is the
   // same object: transition copies the job, so an untouched field keeps its value).
