@@ -198,6 +198,21 @@ describe('postgres store', () => {
     await unlisten();
   });
 
+  it('deletes the attempts of the jobs a bulk delete removes (attempts have no foreign key since migration 005)', async () => {
+    const schema = freshSchema();
+    const s = await openOne(schema);
+    const [gone, kept] = [newJob(), newJob()];
+    await s.jobInsertMany({ jobs: [gone, kept] });
+    for (const j of [gone, kept]) {
+      const held = await assign(s, j.id);
+      await s.reportApplyMany({ workerId: 'w1', reports: [rep.completed(held)], now: T0 + 1, random: () => 0 });
+    }
+    const res = await s.jobBulk({ tenant: TENANT, action: 'delete', ids: [gone.id], now: T0 + 2 });
+    expect(res).toMatchObject({ affected: 1 });
+    const rows = await admin.unsafe(`SELECT job_id FROM ${schema}.job_attempts ORDER BY job_id`);
+    expect(rows.map((r) => r.job_id)).toEqual([kept.id]);
+  });
+
   it('uses the partial indexes for the ready, scheduled and reap queries', async () => {
     const schema = freshSchema();
     await openOne(schema);
