@@ -5,17 +5,15 @@
  * pure core function, and writes the assignments in one transaction with compare-and-set, so
  * a job another server took meanwhile is simply skipped.
  */
-import { planPlacements } from '../core/placement.ts';
-import type { JobType } from '../core/types.ts';
-import type { AssignmentInput } from '../store/types.ts';
-import { newLeaseToken, type Gateway } from './gateway.ts';
-import { prepareAssignments, type AssignmentExtra } from './parents.ts';
-import type { NewJob } from '../core/spec.ts';
-import type { Job } from '../core/types.ts';
-import type { InsertPlan, ServerContext } from './context.ts';
 import { DEFAULT_AGING_INTERVAL_MS } from '../core/fairness.ts';
-import type { FairnessSettings, ReadyHead } from '../store/types.ts';
+import { planPlacements, type Placement, type WorkerView } from '../core/placement.ts';
+import type { NewJob } from '../core/spec.ts';
+import type { Job, JobType } from '../core/types.ts';
+import type { AssignmentInput, FairnessSettings, ReadyHead } from '../store/types.ts';
+import type { InsertPlan, ServerContext } from './context.ts';
+import { newLeaseToken, type Gateway } from './gateway.ts';
 import { FairOrder, queueKey } from './ordering.ts';
+import { prepareAssignments, type AssignmentExtra } from './parents.ts';
 
 /** Most jobs read per round; bounds memory and the transaction's size. */
 const MAX_ROUND = 1000;
@@ -106,7 +104,12 @@ export class Dispatcher {
     return d !== null && d.seq === this.workSeq && d.key === scopeKey(views);
   }
 
-  private freeViews(): ReturnType<Gateway['views']> {
+  /** A wake-up came during the round (or fast path) just ended that needs a round of its own. */
+  private roundDue(): boolean {
+    return this.again || (this.againForCapacity && !this.nothingToTake());
+  }
+
+  private freeViews(): WorkerView[] {
     return this.gateway.views().filter((w) => w.status === 'active' && w.running < w.capacity);
   }
 
@@ -130,7 +133,7 @@ export class Dispatcher {
         this.againForCapacity = false;
         const more = await this.round();
         if (more) this.again = true;
-      } while ((this.again || (this.againForCapacity && !this.nothingToTake())) && !this.stopped);
+      } while (this.roundDue() && !this.stopped);
     } catch (e) {
       // The store may be unreachable; the safety tick tries again.
       this.ctx.log.error({ err: e }, 'dispatch round failed');
@@ -148,11 +151,10 @@ export class Dispatcher {
     const views = this.freeViews();
     if (views.length === 0) return false;
     // A shared worker (system token) serves every tenant, so every tenant's ready work counts.
-    const shared = views.some((w) => w.shared === true);
-    let tenants = shared ? await this.tenantIds() : [...new Set(views.map((w) => w.tenant))];
-    const types = [...new Set(views.flatMap((w) => w.types))] as JobType[];
-    const queues = views.some((w) => w.queues.includes('*')) ? undefined : [...new Set(views.flatMap((w) => w.queues))];
-    const free = views.reduce((n, w) => n + (w.capacity - w.running), 0);
+    const scope = scopeOf(views);
+    const { shared, types, queues } = scope;
+    let tenants = scope.tenants ?? (await this.tenantIds());
+    const free = freeSlots(views);
     // Read more than the free slots: some ready jobs may fit no free worker (labels, handlers).
     const limit = Math.min(MAX_ROUND, Math.max(64, free * 4));
     // Heads of every queue (by priority and by age), re-ranked with aging, deadlines and fair
@@ -187,13 +189,7 @@ export class Dispatcher {
     const ready = this.order.rank(heads, settings, { now, agingIntervalMs: ctx.config.agingIntervalMs ?? DEFAULT_AGING_INTERVAL_MS, take: free });
     const plan = planPlacements(ready, views);
     if (plan.length === 0) return false;
-    const assignments: AssignmentInput[] = plan.map((p) => ({
-      jobId: p.jobId,
-      workerId: p.workerId,
-      leaseToken: newLeaseToken(),
-      leaseExpiresAt: now + ctx.config.leaseMs,
-    }));
-    const assigned = await ctx.store.jobAssignMany({ assignments, now });
+    const assigned = await ctx.store.jobAssignMany({ assignments: this.leases(plan, now), now });
     // A planned job the store refused while its queue or key has a cap was over the cap: skip
     // that queue or key for the rest of this wake, so the slot goes to someone else.
     let newlyFull = false;
@@ -211,7 +207,8 @@ export class Dispatcher {
     }
     // Jobs of graphs get their parents' outcomes; others pass straight through.
     const { push, extras } = await prepareAssignments(ctx, assigned);
-    this.deliver(push, assigned, extras);
+    this.deliver(push, extras);
+    for (const job of assigned) ctx.events.emit('job', job.id);
     // Every ready job the read could see is now assigned, and it saw them all.
     if (!truncated && assigned.length === read) this.drained = { seq, key: scopeKey(views) };
     // Look again when another round can find more right away: a cap found full this round (the
@@ -221,8 +218,13 @@ export class Dispatcher {
     return newlyFull || (assigned.length > 0 && (assigned.length < plan.length || (plan.length < free && (truncated || heads.length > ready.length))));
   }
 
-  /** Sends each worker its new assignments, and tells listeners the jobs changed. */
-  private deliver(push: readonly Job[], assigned: readonly Job[], extras?: ReadonlyMap<string, AssignmentExtra>): void {
+  /** A new lease for each placement. */
+  private leases(plan: readonly Placement[], now: number): AssignmentInput[] {
+    return plan.map((p) => ({ jobId: p.jobId, workerId: p.workerId, leaseToken: newLeaseToken(), leaseExpiresAt: now + this.ctx.config.leaseMs }));
+  }
+
+  /** Sends each worker its new assignments. */
+  private deliver(push: readonly Job[], extras?: ReadonlyMap<string, AssignmentExtra>): void {
     const byWorker = new Map<string, Job[]>();
     for (const job of push) {
       const list = byWorker.get(job.workerId!);
@@ -230,7 +232,6 @@ export class Dispatcher {
       else list.push(job);
     }
     for (const [workerId, jobs] of byWorker) this.gateway.push(workerId, jobs, extras);
-    for (const job of assigned) this.ctx.events.emit('job', job.id);
   }
 
   /**
@@ -264,29 +265,29 @@ export class Dispatcher {
     for (const j of jobs) if (j.status === 'pending') heads.push({ job: j, rank: j.priority });
     if (heads.length === 0) return null;
     const now = this.ctx.now();
-    const free = views.reduce((n, w) => n + (w.capacity - w.running), 0);
+    const free = freeSlots(views);
     const ready = this.order.rank(heads, this.settings.value, { now, agingIntervalMs: this.ctx.config.agingIntervalMs ?? DEFAULT_AGING_INTERVAL_MS, take: free });
     const plan = planPlacements(ready, views);
     if (plan.length === 0) return null;
     this.running = true;
     let release!: () => void;
     this.idle = new Promise((resolve) => (release = resolve));
-    const assignments = plan.map((p) => ({ jobId: p.jobId, workerId: p.workerId, leaseToken: newLeaseToken(), leaseExpiresAt: now + this.ctx.config.leaseMs }));
     let settled = false;
     return {
-      assign: { assignments, now },
+      assign: { assignments: this.leases(plan, now), now },
       settle: (assigned) => {
         if (settled) return;
         settled = true;
         this.running = false;
         release();
-        // Plain jobs: nothing to fill in from parents.
-        if (assigned !== null) this.deliver(assigned, assigned);
+        // Plain jobs: nothing to fill in from parents. Listeners hear of the jobs from the route,
+        // which announces every job it answers with.
+        if (assigned !== null) this.deliver(assigned);
         // A failed insert may have left anything behind: a full round. Otherwise whatever woke the
         // dispatcher meanwhile gets its round now (jobs of this insert left pending wake it when the
         // route announces them).
         if (assigned === null) this.wake();
-        else if (this.again || (this.againForCapacity && !this.nothingToTake())) this.schedule();
+        else if (this.roundDue()) this.schedule();
         this.again = false;
         this.againForCapacity = false;
       },
@@ -313,13 +314,25 @@ export class Dispatcher {
   }
 }
 
-/** What a round reads for, given the workers with free slots: tenants, types and queues. */
-function scopeKey(views: ReturnType<Gateway['views']>): string {
+/**
+ * What a round reads for, given the workers with free slots: their tenants (null for a shared
+ * worker: every tenant), job types and queues (undefined: every queue).
+ */
+function scopeOf(views: WorkerView[]): { shared: boolean; tenants: string[] | null; types: JobType[]; queues: string[] | undefined } {
   const shared = views.some((w) => w.shared === true);
-  const tenants = shared ? '*' : [...new Set(views.map((w) => w.tenant))].sort().join(',');
-  const types = [...new Set(views.flatMap((w) => w.types))].sort().join(',');
-  const queues = views.some((w) => w.queues.includes('*')) ? '*' : [...new Set(views.flatMap((w) => w.queues))].sort().join(',');
-  return `${tenants}\u0000${types}\u0000${queues}`;
+  return {
+    shared,
+    tenants: shared ? null : [...new Set(views.map((w) => w.tenant))],
+    types: [...new Set(views.flatMap((w) => w.types))],
+    queues: views.some((w) => w.queues.includes('*')) ? undefined : [...new Set(views.flatMap((w) => w.queues))],
+  };
+}
+
+/** scopeOf as a comparable key. */
+function scopeKey(views: WorkerView[]): string {
+  const s = scopeOf(views);
+  const sorted = (list: readonly string[] | null | undefined) => (list == null ? '*' : [...list].sort().join(','));
+  return `${sorted(s.tenants)}\u0000${sorted(s.types)}\u0000${sorted(s.queues)}`;
 }
 
 /** True when some queue gave `perQueue` heads or more (its walks may have stopped short). */
@@ -333,4 +346,9 @@ function anyQueueAt(heads: ReadyHead[], perQueue: number): boolean {
     counts.set(k, n);
   }
   return false;
+}
+
+/** Free slots of `views` in all. */
+function freeSlots(views: readonly WorkerView[]): number {
+  return views.reduce((n, w) => n + (w.capacity - w.running), 0);
 }
