@@ -65,8 +65,7 @@ export function writeResults(tx: Db, results: TransitionResult[], before?: Reado
     const key = `${job.id}\u0000${c.attempt}`;
     const prior = attempts.get(key);
     if (c.insert) {
-      if (job.leaseToken === null || job.workerId === null) throw new Error(`attempt ${c.attempt} of job ${job.id} inserted without a lease`);
-      attempts.set(key, { jobId: job.id, attempt: c.attempt, insert: true, tenant: job.tenant, workerId: job.workerId, leaseToken: job.leaseToken, fields: { ...c.fields } });
+      attempts.set(key, newAttempt(r));
     } else if (prior !== undefined) {
       Object.assign(prior.fields, c.fields);
     } else {
@@ -78,6 +77,14 @@ export function writeResults(tx: Db, results: TransitionResult[], before?: Reado
   // on the transaction's connection and the server runs them in this order — one round trip
   // of waiting instead of three.
   return Promise.all([updateJobStates(tx, [...jobs.values()], before), insertAttempts(tx, all.filter((a) => a.insert)), updateAttempts(tx, all.filter((a) => !a.insert))]);
+}
+
+/** The attempt row a transition that starts an attempt inserts (`attemptChange.insert`). */
+function newAttempt(r: TransitionResult): PendingAttempt {
+  const { job } = r;
+  const c = r.attemptChange!;
+  if (job.leaseToken === null || job.workerId === null) throw new Error(`attempt ${c.attempt} of job ${job.id} inserted without a lease`);
+  return { jobId: job.id, attempt: c.attempt, insert: true, tenant: job.tenant, workerId: job.workerId, leaseToken: job.leaseToken, fields: { ...c.fields } };
 }
 
 /** The columns of jobs that a transition may change, with the Job field each holds. */
@@ -114,10 +121,7 @@ export function writeNewAssignments(tx: Db, results: TransitionResult[], inserte
       WHERE j.id = ${b.expr.id} AND j.status = 'pending'
         AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.tenant = j.tenant AND q.name = j.queue AND (q.paused OR q.concurrency_limit IS NOT NULL))
       RETURNING j.id`);
-  const rows: PendingAttempt[] = results.map((r) => {
-    const c = r.attemptChange!;
-    return { jobId: r.job.id, attempt: c.attempt, insert: true, tenant: r.job.tenant, workerId: r.job.workerId, leaseToken: r.job.leaseToken, fields: { ...c.fields } };
-  });
+  const rows = results.map(newAttempt);
   // After the UPDATE on the same connection: it sees which rows took their lease.
   const attempts = sendBatch(tx, rows, ATTEMPT_INSERT, (b) =>
     `INSERT INTO job_attempts (${ATTEMPT_INSERT.map((c) => c.name).join(', ')}) SELECT ${ATTEMPT_INSERT.map((c) => b.expr[c.name]).join(', ')} FROM ${b.from}
