@@ -67,13 +67,16 @@ export interface InsertPlan {
   settle(assigned: Job[] | null): void;
 }
 
+/** Plans the fast path of a group of new jobs (see Services.planInsert). */
+export type PlanInsert = (jobs: readonly NewJob[]) => InsertPlan | null | Promise<InsertPlan | null>;
+
 /** Handles on background services that routes may poke. */
 export interface Services {
   /**
    * Plans free worker slots for new plain jobs that nothing ready is ahead of, to be assigned in
    * their insert's transaction; null when that does not apply now (see Dispatcher.planInsert).
    */
-  planInsert?(jobs: readonly NewJob[]): InsertPlan | null | Promise<InsertPlan | null>;
+  planInsert?: PlanInsert;
   /** Wakes the dispatcher: there may be new ready work or free capacity. */
   wakeDispatcher(): void;
   /** A job was scheduled for `runAt`; the promoter re-arms its timer if that is sooner. */

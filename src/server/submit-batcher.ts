@@ -11,7 +11,7 @@ import { isBatonError } from '../core/errors.ts';
 import type { NewJob } from '../core/spec.ts';
 import type { AuditInput, Job } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
-import type { InsertPlan } from './context.ts';
+import type { PlanInsert } from './context.ts';
 
 /** What one submit became: its job (or the one its idempotency key names) and whether it existed. */
 export interface SubmitOutcome {
@@ -29,7 +29,7 @@ export interface SubmitBatcherOptions {
    * The dispatcher's fast path (Services.planInsert): free worker slots planned for the group's
    * jobs, assigned in the insert's own transaction.
    */
-  planInsert?: (jobs: readonly NewJob[]) => InsertPlan | null | Promise<InsertPlan | null>;
+  planInsert?: PlanInsert;
   /**
    * Transactions in flight at once (default 2). While they commit, new submits gather into the
    * next batch; for a synchronous store (SQLite) there is never more than one.
@@ -56,7 +56,7 @@ export class SubmitBatcher {
   readonly #retention: number | undefined;
   readonly #maxBatch: number;
   readonly #maxInFlight: number;
-  readonly #planInsert: ((jobs: readonly NewJob[]) => InsertPlan | null | Promise<InsertPlan | null>) | undefined;
+  readonly #planInsert: PlanInsert | undefined;
   #queue: Member[] = [];
   #scheduled = false;
   #inFlight = 0;
