@@ -213,6 +213,46 @@ describe('postgres store', () => {
     expect(rows.map((r) => r.job_id)).toEqual([kept.id]);
   });
 
+  it('keeps batch writes on the key index after the tables grow (no generic plan made while they were small)', async () => {
+    // The session first works while jobs and job_attempts hold a few rows: a prepared statement
+    // got a generic plan then (a sequential scan, right for a few rows), and kept it as the
+    // tables grew — the report batch's attempt UPDATE and the lock of jobs by id among them. After
+    // both tables hold 200,000 more rows, batches of 64 must not read either sequentially. (The
+    // session flushes its counters when it ends.)
+    const schema = freshSchema();
+    const s = await openPostgresStore({ url: URL, schema, max: 1 });
+    try {
+      const cycle = async (n: number) => {
+        const jobs = Array.from({ length: n }, () => newJob());
+        await s.jobInsertMany({ jobs });
+        const held = await Promise.all(jobs.map((j) => assign(s, j.id)));
+        await s.reportApplyMany({ workerId: 'w1', reports: held.map((h) => rep.completed(h)), now: T0 + 1, random: () => 0 });
+      };
+      for (let i = 0; i < 8; i++) await cycle(2);
+      await admin.unsafe(`INSERT INTO ${schema}.jobs (id, tenant, type, queue, priority, status, run_at, max_retries, payload, backoff, requirements, tags, metadata, created_at, updated_at)
+        SELECT 'grown-' || i, '${TENANT}', 'command', 'done', 5, 'completed', 0, 0, '{}', '{}', '{}', '[]', '{}', 0, 0 FROM generate_series(1, 200000) i`);
+      await admin.unsafe(`INSERT INTO ${schema}.job_attempts (job_id, attempt, tenant, worker_id, lease_token, status, assigned_at)
+        SELECT 'grown-' || i, 1, '${TENANT}', 'w0', 'l-' || i, 'completed', 0 FROM generate_series(1, 200000) i`);
+      for (let i = 0; i < 3; i++) await cycle(64);
+    } finally {
+      await s.close();
+    }
+    // The store's session flushes its statistics as it exits, a moment after close returns: its
+    // attempt updates (8 × 2 + 3 × 64) show when they are in.
+    const read = async () => {
+      const rows = await admin`SELECT relname, seq_tup_read, n_tup_upd FROM pg_stat_user_tables WHERE schemaname = ${schema} AND relname IN ('jobs', 'job_attempts')`;
+      return Object.fromEntries(rows.map((r) => [r.relname as string, { seq: Number(r.seq_tup_read), upd: Number(r.n_tup_upd) }]));
+    };
+    let seen = await read();
+    for (let i = 0; i < 100 && (seen.job_attempts?.upd ?? 0) < 208; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      seen = await read();
+    }
+    expect(seen.job_attempts.upd).toBe(208);
+    expect(seen.jobs.seq).toBeLessThan(200_000);
+    expect(seen.job_attempts.seq).toBeLessThan(200_000);
+  });
+
   it('uses the partial indexes for the ready, scheduled and reap queries', async () => {
     const schema = freshSchema();
     await openOne(schema);

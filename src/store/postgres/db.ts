@@ -218,7 +218,13 @@ export function connect(target: PgTarget, max: number): Pool {
     ...socket,
     max,
     // The schema in application_name tells operators (and pg_stat_activity) whose connection it is.
-    connection: { search_path: target.schema, application_name: `baton:${target.schema}` },
+    // Every run of a prepared statement is planned for its parameters and the tables as they are
+    // then. By default PostgreSQL switches a statement to a generic plan after five runs and keeps
+    // it for the session: one made while a table was small (a fresh schema, autovacuum not yet
+    // run or off) reads it sequentially, and kept doing so as the table grew — a report batch's
+    // attempt UPDATE scanned all of job_attempts, 8-14 ms a batch by 100,000 attempts, and the
+    // reads of jobs by id did the same. Planning a run costs well under a millisecond.
+    connection: { search_path: target.schema, application_name: `baton:${target.schema}`, plan_cache_mode: 'force_custom_plan' },
     // An optional field left undefined is stored as NULL, as the SQLite store does.
     transform: { undefined: null },
     // CREATE ... IF NOT EXISTS and friends send notices; they are not worth a log line.
