@@ -223,7 +223,8 @@ export function connect(target: PgTarget, max: number): Pool {
     // it for the session: one made while a table was small (a fresh schema, autovacuum not yet
     // run or off) reads it sequentially, and kept doing so as the table grew — a report batch's
     // attempt UPDATE scanned all of job_attempts, 8-14 ms a batch by 100,000 attempts, and the
-    // reads of jobs by id did the same. Planning a run costs well under a millisecond.
+    // reads of jobs by id did the same. Planning a run on a warm session: 0.07-0.1 ms for a lock
+    // or batch UPDATE of 64 jobs, 0.46-0.49 ms for the ready-heads read (BENCHMARKS.md).
     connection: { search_path: target.schema, application_name: `baton:${target.schema}`, plan_cache_mode: 'force_custom_plan' },
     // An optional field left undefined is stored as NULL, as the SQLite store does.
     transform: { undefined: null },
