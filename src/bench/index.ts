@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { BenchOptions } from './options.ts';
 import { killAllBaton } from './procs.ts';
 import { formatTable, machineInfo, type MachineInfo, type StoreResults } from './report.ts';
-import { scenarioBacklog, scenarioDrain, scenarioPickup, scenarioSubmit, type ScenarioEnv } from './scenarios.ts';
+import { scenarioBacklog, scenarioDrain, scenarioPickup, scenarioSubmit, scenarioSubmitMinimal, type ScenarioEnv } from './scenarios.ts';
 import { StampListener } from './stamps.ts';
 import { cleanupAllStores } from './stores.ts';
 
@@ -44,6 +44,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       const r: StoreResults = { store: kind };
       results.push(r);
       if (opts.scenarios.includes('submit')) r.submit = await scenarioSubmit(env);
+      if (opts.scenarios.includes('minimal')) r.submitMinimal = await scenarioSubmitMinimal(env);
       if (opts.scenarios.includes('drain')) r.drain = await scenarioDrain(env);
       if (opts.scenarios.includes('pickup')) r.pickup = await scenarioPickup(env);
       if (opts.scenarios.includes('big') && opts.big > 0) {

@@ -5,7 +5,7 @@
  * paced submits for pickup latency.
  */
 import autocannon from 'autocannon';
-import type { BatchResultView, JobView } from '../core/api.ts';
+import type { BatchRefResultView, BatchResultView, JobView } from '../core/api.ts';
 import { BatonError } from '../core/errors.ts';
 import type { Progress } from './progress.ts';
 import type { ServerProcess } from './procs.ts';
@@ -16,8 +16,11 @@ export function noopJob(queue = 'default'): Record<string, unknown> {
   return { type: 'function', payload: { handler: 'noop', args: {} }, queue };
 }
 
-function headers(srv: ServerProcess): Record<string, string> {
-  return { authorization: `Bearer ${srv.token}`, 'content-type': 'application/json' };
+/** `minimal`: ask for the short answer (`Prefer: return=minimal`, each job as `{id, status}`). */
+function headers(srv: ServerProcess, minimal = false): Record<string, string> {
+  const h: Record<string, string> = { authorization: `Bearer ${srv.token}`, 'content-type': 'application/json' };
+  if (minimal) h.prefer = 'return=minimal';
+  return h;
 }
 
 /** Result of a submit run. */
@@ -33,7 +36,7 @@ export interface SubmitResult {
 }
 
 /** `total` single-job POST /v1/jobs requests over `connections` keep-alive connections. */
-export async function submitSingle(srv: ServerProcess, o: { total: number; connections: number; progress: Progress }): Promise<SubmitResult> {
+export async function submitSingle(srv: ServerProcess, o: { total: number; connections: number; progress: Progress; minimal?: boolean }): Promise<SubmitResult> {
   const started = performance.now();
   let ended = started;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
@@ -41,7 +44,7 @@ export async function submitSingle(srv: ServerProcess, o: { total: number; conne
       {
         url: `${srv.url}/v1/jobs`,
         method: 'POST',
-        headers: headers(srv),
+        headers: headers(srv, o.minimal),
         body: JSON.stringify(noopJob()),
         connections: o.connections,
         amount: o.total,
@@ -70,7 +73,7 @@ export async function submitSingle(srv: ServerProcess, o: { total: number; conne
 /** `total` jobs in POST /v1/jobs/batch requests of `batchSize`, `concurrency` requests in flight. */
 export async function submitBatches(
   srv: ServerProcess,
-  o: { total: number; batchSize: number; concurrency: number; progress: Progress; queue?: string },
+  o: { total: number; batchSize: number; concurrency: number; progress: Progress; queue?: string; minimal?: boolean },
 ): Promise<SubmitResult> {
   // One body reused: the server gives each job its own id, so identical specs are fine.
   const body = JSON.stringify({ jobs: Array.from({ length: o.batchSize }, () => noopJob(o.queue)) });
@@ -83,11 +86,11 @@ export async function submitBatches(
     while (left > 0) {
       left--;
       const t0 = performance.now();
-      const r = await fetch(`${srv.url}/v1/jobs/batch`, { method: 'POST', headers: headers(srv), body });
+      const r = await fetch(`${srv.url}/v1/jobs/batch`, { method: 'POST', headers: headers(srv, o.minimal), body });
       const text = await r.text();
       lat.push(performance.now() - t0);
       if (r.ok) {
-        const n = (JSON.parse(text) as BatchResultView).jobs.length;
+        const n = (JSON.parse(text) as BatchResultView | BatchRefResultView).jobs.length;
         jobs += n;
         o.progress.tick(n);
       } else {

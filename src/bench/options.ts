@@ -52,7 +52,7 @@ export interface BenchOptions {
 }
 
 /** The scenarios, in the order they run. */
-export const SCENARIOS = ['submit', 'drain', 'pickup', 'big'] as const;
+export const SCENARIOS = ['submit', 'minimal', 'drain', 'pickup', 'big'] as const;
 /** One scenario of the suite. */
 export type ScenarioName = (typeof SCENARIOS)[number];
 

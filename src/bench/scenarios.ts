@@ -85,6 +85,32 @@ async function fresh<T>(env: ScenarioEnv, label: string, fn: (store: StoreInstan
 
 const bar = (env: ScenarioEnv, what: string, total: number) => new Progress(`${env.kind} ${what}`, total, env.opts.quiet);
 
+/** What scenario 1b measured: the two submit figures again, with the short answer. */
+export interface MinimalSubmitResult {
+  single: SubmitResult;
+  batch: SubmitResult;
+}
+
+/**
+ * Scenario 1b: the same loads as the single submits and the batches of scenarios 1 and 2, asking
+ * for the short answer (`Prefer: return=minimal`: `{id, status}` per job instead of the whole
+ * job), one after the other on one fresh server.
+ */
+export async function scenarioSubmitMinimal(env: ScenarioEnv): Promise<ServerRun<MinimalSubmitResult>> {
+  return fresh(env, 'submit-minimal', async (store) => {
+    const run = await withServer(env, store, 'submit-minimal', async (srv) => {
+      const ps = bar(env, `submit 1/req x${env.opts.connections}, minimal answer`, env.opts.singleJobs);
+      const single = await submitSingle(srv, { total: env.opts.singleJobs, connections: env.opts.connections, progress: ps, minimal: true });
+      ps.finish(`${Math.round(single.jobsPerSec)} jobs/s`);
+      const pb = bar(env, `submit batches of ${env.opts.batchSize}, minimal answer`, env.opts.drainJobs);
+      const batch = await submitBatches(srv, { total: env.opts.drainJobs, batchSize: env.opts.batchSize, concurrency: env.opts.batchConcurrency, progress: pb, minimal: true });
+      pb.finish(`${Math.round(batch.jobsPerSec)} jobs/s`);
+      return { single, batch };
+    });
+    return withProfile(env, 'submit-minimal', run);
+  });
+}
+
 /** Scenario 1: one job per request with N connections, on an empty server. */
 export async function scenarioSubmit(env: ScenarioEnv): Promise<ServerRun<SubmitResult>> {
   return fresh(env, 'submit', async (store) => {

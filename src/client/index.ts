@@ -9,7 +9,9 @@
  */
 import type {
   AuditView,
+  BatchRefResultView,
   BatchResultView,
+  JobRefView,
   CreatedTokenView,
   JobListView,
   JobView,
@@ -97,6 +99,9 @@ export interface BulkFilterInput {
   template?: string;
 }
 
+/** The request header asking for the short answer of a submit. */
+const MINIMAL = { prefer: 'return=minimal' };
+
 export class BatonClient {
   private readonly http: Transport;
 
@@ -109,14 +114,25 @@ export class BatonClient {
     return this.http.url;
   }
 
-  /** POST /v1/jobs — submits one job (or returns the existing one for its idempotencyKey). */
-  submit(job: JobInput): Promise<JobView> {
-    return this.http.json({ method: 'POST', path: '/v1/jobs', body: job });
+  /**
+   * POST /v1/jobs — submits one job (or returns the existing one for its idempotencyKey). With
+   * `{minimal: true}` the answer is `{id, status}` (`Prefer: return=minimal`).
+   */
+  submit(job: JobInput): Promise<JobView>;
+  submit(job: JobInput, opts: { minimal: true }): Promise<JobRefView>;
+  submit(job: JobInput, opts: { minimal?: boolean } = {}): Promise<JobView | JobRefView> {
+    return this.http.json({ method: 'POST', path: '/v1/jobs', body: job, ...(opts.minimal ? { headers: MINIMAL } : {}) });
   }
 
-  /** POST /v1/jobs/batch — submits up to 10,000 jobs in one transaction. */
-  submitBatch(jobs: JobInput[]): Promise<BatchResultView> {
-    return this.http.json({ method: 'POST', path: '/v1/jobs/batch', body: { jobs } });
+  /**
+   * POST /v1/jobs/batch — submits up to 10,000 jobs in one transaction. With `{minimal: true}`
+   * the answer holds each job as `{id, status}` (`Prefer: return=minimal`), which is cheaper for
+   * the server to build and for this client to parse.
+   */
+  submitBatch(jobs: JobInput[]): Promise<BatchResultView>;
+  submitBatch(jobs: JobInput[], opts: { minimal: true }): Promise<BatchRefResultView>;
+  submitBatch(jobs: JobInput[], opts: { minimal?: boolean } = {}): Promise<BatchResultView | BatchRefResultView> {
+    return this.http.json({ method: 'POST', path: '/v1/jobs/batch', body: { jobs }, ...(opts.minimal ? { headers: MINIMAL } : {}) });
   }
 
   /** GET /v1/jobs/:id — one job with its attempts. */

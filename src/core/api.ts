@@ -110,6 +110,19 @@ export interface BatchResultView {
   existed: boolean[];
 }
 
+/** A submitted job as the answer shows it when the request asked `Prefer: return=minimal`. */
+export interface JobRefView {
+  id: string;
+  status: JobStatus;
+}
+
+/** The answer of POST /v1/jobs/batch with `Prefer: return=minimal`. */
+export interface BatchRefResultView {
+  jobs: JobRefView[];
+  /** Per input job: true when an existing job was returned for its idempotencyKey. */
+  existed: boolean[];
+}
+
 export interface LogEntryView {
   seq: number;
   attempt: number;

@@ -70,6 +70,55 @@ describe('POST /v1/jobs/batch', () => {
   });
 });
 
+describe('Prefer: return=minimal', () => {
+  async function post(url: string, payload: unknown, prefer: string | string[]) {
+    const res = await h.app.inject({ method: 'POST', url, headers: { ...h.auth(token), prefer }, payload: payload as object });
+    return { status: res.statusCode, body: JSON.parse(res.body), applied: res.headers['preference-applied'] };
+  }
+
+  it('answers a single submit with {id, status}, and the same job again for a known idempotencyKey', async () => {
+    const r = await post('/v1/jobs', commandJob({ name: 'short', idempotencyKey: 'min-1' }), 'return=minimal');
+    expect(r.status).toBe(201);
+    expect(r.applied).toBe('return=minimal');
+    expect(Object.keys(r.body).sort()).toEqual(['id', 'status']);
+    expect(r.body.status).toBe('pending');
+    const full = await call('GET', `/v1/jobs/${r.body.id}`);
+    expect(full.body).toMatchObject({ name: 'short', status: 'pending' });
+    const again = await post('/v1/jobs', commandJob({ idempotencyKey: 'min-1' }), 'return=minimal');
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ id: r.body.id, status: 'pending' });
+  });
+
+  it('answers a batch with {id, status} per job and the existed flags, in order', async () => {
+    const known = await submit({ idempotencyKey: 'min-known' });
+    const r = await post('/v1/jobs/batch', { jobs: [commandJob({ name: 'm0' }), commandJob({ idempotencyKey: 'min-known' }), commandJob({ delayMs: 5000 })] }, 'respond-async, return="minimal"; foo=bar');
+    expect(r.status).toBe(201);
+    expect(r.applied).toBe('return=minimal');
+    expect(r.body.existed).toEqual([false, true, false]);
+    expect(r.body.jobs).toHaveLength(3);
+    for (const j of r.body.jobs) expect(Object.keys(j).sort()).toEqual(['id', 'status']);
+    expect(r.body.jobs[1]).toEqual({ id: known.id, status: 'pending' });
+    expect(r.body.jobs.map((j: { status: string }) => j.status)).toEqual(['pending', 'pending', 'scheduled']);
+    const page = await call('GET', '/v1/jobs?limit=10');
+    expect(page.body.jobs.map((j: JobView) => j.id)).toEqual(expect.arrayContaining([r.body.jobs[0].id, r.body.jobs[2].id]));
+  });
+
+  it('gives the whole job for any other preference, and leaves errors as they are', async () => {
+    for (const prefer of ['return=representation', 'handling=lenient', 'returnminimal', 'x-return=minimal']) {
+      const r = await post('/v1/jobs', commandJob(), prefer);
+      expect(r.status, prefer).toBe(201);
+      expect(r.applied, prefer).toBeUndefined();
+      expect(r.body.type, prefer).toBe('command');
+    }
+    const many = await post('/v1/jobs', commandJob(), ['handling=lenient', 'RETURN = Minimal']);
+    expect(many.applied).toBe('return=minimal');
+    const bad = await post('/v1/jobs/batch', { jobs: [commandJob(), commandJob({ priority: 11 })] }, 'return=minimal');
+    expect(bad.status).toBe(400);
+    expect(bad.applied).toBeUndefined();
+    expect(bad.body.error).toMatchObject({ code: 'BATON_E_VALIDATION', field: 'jobs[1].priority' });
+  });
+});
+
 describe('GET /v1/jobs/:id and GET /v1/jobs', () => {
   it('reads a job with its attempts', async () => {
     const job = await submit();

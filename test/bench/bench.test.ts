@@ -20,7 +20,7 @@ describe('benchmark suite (smoke, tiny sizes)', () => {
     report = await runBench({
       stores: ['sqlite'],
       pgUrl: 'postgres://postgres@127.0.0.1:5432/test',
-      scenarios: ['submit', 'drain', 'pickup', 'big'],
+      scenarios: ['submit', 'minimal', 'drain', 'pickup', 'big'],
       singleJobs: 200,
       connections: 10,
       batchSize: 100,
@@ -50,6 +50,9 @@ describe('benchmark suite (smoke, tiny sizes)', () => {
     const r = report.results[0]!;
     expect(r.submit!.result.jobs).toBe(200);
     expect(r.submit!.result.errors).toBe(0);
+    expect(r.submitMinimal!.result.single.jobs).toBe(200);
+    expect(r.submitMinimal!.result.batch.jobs).toBe(300);
+    expect(r.submitMinimal!.result.batch.errors).toBe(0);
     expect(r.drain!.batch.result.jobs).toBe(300);
     expect(r.drain!.drain.result.completed).toBe(300);
     expect(r.drain!.drain.result.jobsPerSec).toBeGreaterThan(0);
@@ -66,5 +69,6 @@ describe('benchmark suite (smoke, tiny sizes)', () => {
     expect(existsSync(report.file)).toBe(true);
     expect(JSON.parse(readFileSync(report.file, 'utf8')).results[0].store).toBe('sqlite');
     expect(report.table).toContain('sqlite: drain 300 no-op jobs');
+    expect(report.table).toContain('sqlite: submit, batches of 1,000, minimal answer');
   });
 });

@@ -63,6 +63,13 @@ describe('BatonClient', () => {
     ]);
     expect(res.existed).toEqual([true, false]);
     expect(res.jobs[0].id).toBe(first.id);
+    const short = await c().submitBatch([{ type: 'command', queue: 'idle', idempotencyKey: key, payload: { argv: ['true'] } }, { type: 'command', queue: 'idle', payload: { argv: ['true'] } }], { minimal: true });
+    expect(short.existed).toEqual([true, false]);
+    expect(short.jobs[0]).toEqual({ id: first.id, status: first.status });
+    expect(Object.keys(short.jobs[1]).sort()).toEqual(['id', 'status']);
+    const one = await c().submit({ type: 'command', queue: 'idle', payload: { argv: ['true'] } }, { minimal: true });
+    expect(Object.keys(one).sort()).toEqual(['id', 'status']);
+    expect((await c().getJob(one.id)).queue).toBe('idle');
   });
 
   it('lists one page and iterates every page through cursors', async () => {

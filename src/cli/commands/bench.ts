@@ -38,7 +38,7 @@ export function registerBench(program: Command): void {
     .option('--quick', 'small sizes: every scenario in about a minute per store')
     .option('--stores <list>', 'stores to measure: sqlite,postgres (default: sqlite, and postgres when reachable)')
     .option('--pg-url <url>', 'PostgreSQL server for the postgres store; each scenario gets a fresh schema, dropped after', 'postgres://postgres@127.0.0.1:5432/test')
-    .option('--scenarios <list>', 'submit,drain,pickup,big (default: all)')
+    .option('--scenarios <list>', 'submit,minimal,drain,pickup,big (default: all)')
     .option('--single-jobs <n>', 'jobs submitted one per request (default 20000; quick 2000)')
     .option('--connections <n>', 'concurrent clients of the one-per-request submit (default 50)')
     .option('--batch-size <n>', 'jobs per batch request (default 1000)')

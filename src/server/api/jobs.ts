@@ -3,6 +3,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { JobRefView } from '../../core/api.ts';
 import { BatonError } from '../../core/errors.ts';
 import { JobInput, MAX_BATCH, PlainJobInput } from '../../core/spec.ts';
 import { JOB_STATUSES, JOB_TYPES, type Job } from '../../core/types.ts';
@@ -28,6 +29,29 @@ function batchAt(i: number): string {
   return `jobs[${i}]`;
 }
 const BATCH_AT = { at: batchAt };
+
+/**
+ * True when the request asks for the short answer (RFC 7240 `Prefer: return=minimal`): each job
+ * as `{id, status}` instead of its full view. A loader of thousands of jobs rarely reads the
+ * echo of what it just sent, and building and sending it cost about a quarter of a batch's time.
+ * Other preferences, and other values of `return`, are ignored as RFC 7240 asks.
+ */
+export function prefersMinimal(req: FastifyRequest): boolean {
+  const header = req.headers.prefer;
+  if (header === undefined) return false;
+  for (const list of Array.isArray(header) ? header : [header]) {
+    for (const item of list.split(',')) {
+      const [name, value = ''] = item.split(';')[0].split('=');
+      if (name.trim().toLowerCase() === 'return' && value.trim().replace(/^"(.*)"$/, '$1').toLowerCase() === 'minimal') return true;
+    }
+  }
+  return false;
+}
+
+/** The short view of a submitted job (see prefersMinimal). */
+function jobRef(j: Job): JobRefView {
+  return { id: j.id, status: j.status };
+}
 
 /** Largest page of GET /v1/jobs. */
 export const MAX_PAGE = 1000;
@@ -77,7 +101,9 @@ export function jobRoutes(ctx: ServerContext) {
         schema: {
           tags: ['jobs'],
           summary: 'Submit a job',
-          description: 'The body is a job, or `{template: "name[@version]", params, ...fields}`: the template renders the job and the other fields override its own.',
+          description:
+            'The body is a job, or `{template: "name[@version]", params, ...fields}`: the template renders the job and the other fields override its own. ' +
+            'With the header `Prefer: return=minimal` the answer is `{id, status}` instead of the whole job (and carries `Preference-Applied: return=minimal`).',
           security: BEARER,
           body: JobInput,
         },
@@ -97,9 +123,10 @@ export function jobRoutes(ctx: ServerContext) {
           stored = res.jobs[0];
           existed = res.existed[0];
         }
-        if (existed) return reply.status(200).send(jobView(stored, true));
-        announceJobs(ctx, [stored]);
-        return reply.status(201).send(jobView(stored, true));
+        if (!existed) announceJobs(ctx, [stored]);
+        reply.status(existed ? 200 : 201);
+        if (prefersMinimal(req)) return reply.header('preference-applied', 'return=minimal').send(jobRef(stored));
+        return reply.send(jobView(stored, true));
       },
     );
 
@@ -107,7 +134,13 @@ export function jobRoutes(ctx: ServerContext) {
       '/v1/jobs/batch',
       {
         config: { role: 'submitter' },
-        schema: { tags: ['jobs'], summary: `Submit up to ${MAX_BATCH} jobs, all or nothing`, security: BEARER, body: BatchInput },
+        schema: {
+          tags: ['jobs'],
+          summary: `Submit up to ${MAX_BATCH} jobs, all or nothing`,
+          description: 'With the header `Prefer: return=minimal` each job of the answer is `{id, status}` instead of the whole job (and the answer carries `Preference-Applied: return=minimal`).',
+          security: BEARER,
+          body: BatchInput,
+        },
         // Refuse an oversized batch before ajv walks ten thousand items only to fail.
         preValidation: async (req) => {
           const jobs = (req.body as { jobs?: unknown } | undefined)?.jobs;
@@ -126,7 +159,9 @@ export function jobRoutes(ctx: ServerContext) {
           audit: auditOf(req, 'job.submit_batch', 'job', null, { count: jobs.length, firstId: jobs[0]?.id ?? null }),
         });
         announceJobs(ctx, res.jobs.filter((_, i) => !res.existed[i]));
-        return reply.status(201).send({ jobs: res.jobs.map((j) => jobView(j)), existed: res.existed });
+        reply.status(201);
+        if (prefersMinimal(req)) return reply.header('preference-applied', 'return=minimal').send({ jobs: res.jobs.map(jobRef), existed: res.existed });
+        return reply.send({ jobs: res.jobs.map((j) => jobView(j)), existed: res.existed });
       },
     );
 
