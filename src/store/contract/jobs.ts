@@ -146,6 +146,21 @@ export function jobsContract(ctx: ContractContext): void {
       expect(other[0]).toMatchObject({ tenant: OTHER, action: 'job.submit', targetId: b.id, at: b.createdAt });
     });
 
+    it('writes the audit rows of a large group in the jobs\' order, each with its own detail', async () => {
+      const jobs = Array.from({ length: 123 }, () => newJob());
+      await ctx.store().jobInsertMany({ jobs, audits: jobs.map((j, i) => (i === 7 ? undefined : audit('job.submit', 'job', j.id, { n: i }))) });
+      const items: { targetId: string | null; detail: unknown }[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Awaited<ReturnType<ReturnType<typeof ctx.store>['auditList']>> = await ctx.store().auditList({ tenant: TENANT, limit: 50, cursor });
+        items.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor);
+      // Newest first: the reverse of the order written.
+      const expected = jobs.map((j, i) => ({ targetId: j.id, detail: { n: i } })).filter((_, i) => i !== 7).reverse();
+      expect(items.map((e) => ({ targetId: e.targetId, detail: e.detail }))).toEqual(expected);
+    });
+
     it('inserts 10,000 jobs in one call', async () => {
       const jobs = Array.from({ length: 10_000 }, (_, i) => newJob({ name: `j${i}`, tags: i % 2 ? ['odd'] : [] }));
       const res = await ctx.store().jobInsertMany({ jobs });

@@ -13,7 +13,7 @@ import { attemptFromRow, jobColumns, jobFromNew, jobFromValues, rowOfInserted, s
 import { checkFence } from './leaders.ts';
 import { admitWithinCaps } from './limits.ts';
 import { backoffText, objectText, requirementsText, tagsText } from './json.ts';
-import { checkLimit, decodeCursor, encodeCursor, ensureQueue, flushAttempts, loadJob, loadJobsCached, writeAudit, writeTransition, type AttemptInserts } from './write.ts';
+import { checkLimit, decodeCursor, encodeCursor, ensureQueue, flushAttempts, loadJob, loadJobsCached, writeAudit, writeAudits, writeTransition, type AttemptInserts } from './write.ts';
 
 // The deadline and concurrency columns (004_schedules.sql) are written with the row, not after it.
 const INSERT_COLUMNS = ['id', 'tenant', 'created_at', ...SPEC_COLUMNS, ...STATE_COLUMNS, 'deadline', 'concurrency_key', 'concurrency_limit'];
@@ -192,7 +192,14 @@ export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput 
     }
     applyInsertExtras(sql, p, { jobs, existed });
     if (p.audit && p.jobs.length > 0) writeAudit(sql, p.jobs[0].tenant, p.audit, p.jobs[0].createdAt);
-    if (p.audits) p.jobs.forEach((n, i) => p.audits![i] && writeAudit(sql, n.tenant, p.audits![i]!, n.createdAt));
+    if (p.audits) {
+      const rows: { tenant: string; audit: AuditInput; at: number }[] = [];
+      p.jobs.forEach((n, i) => {
+        const audit = p.audits![i];
+        if (audit) rows.push({ tenant: n.tenant, audit, at: n.createdAt });
+      });
+      writeAudits(sql, rows);
+    }
     if (p.assign === undefined) return { jobs, existed };
     const assigned = assignNew(sql, p.assign, fresh);
     if (assigned.length > 0) {
