@@ -70,6 +70,26 @@ describe('POST /v1/jobs/batch', () => {
   });
 });
 
+describe('large answers', () => {
+  it('answers a batch and a list page of 1,000 jobs as JSON, the same as their views would stringify to', async () => {
+    const jobs = Array.from({ length: 1000 }, (_, i) => commandJob({ queue: 'large', name: `l${i}`, metadata: { note: 'µ ✓' } }));
+    const res = await h.app.inject({ method: 'POST', url: '/v1/jobs/batch', headers: h.auth(token), payload: { jobs } });
+    expect(res.statusCode).toBe(201);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(Number(res.headers['content-length'])).toBe(res.rawPayload.length);
+    const body = JSON.parse(res.body);
+    expect(body.jobs.map((j: JobView) => j.name)).toEqual(jobs.map((j) => j.name));
+    expect(body.existed).toHaveLength(1000);
+    expect(body.jobs[999].metadata).toEqual({ note: 'µ ✓' });
+    const page = await h.app.inject({ method: 'GET', url: '/v1/jobs?queue=large&limit=1000', headers: h.auth(token) });
+    expect(page.headers['content-type']).toBe('application/json; charset=utf-8');
+    const listed = JSON.parse(page.body);
+    expect(listed.jobs).toHaveLength(1000);
+    expect(listed).toHaveProperty('nextCursor');
+    expect(new Set(listed.jobs.map((j: JobView) => j.id))).toEqual(new Set(body.jobs.map((j: JobView) => j.id)));
+  });
+});
+
 describe('Prefer: return=minimal', () => {
   async function post(url: string, payload: unknown, prefer: string | string[]) {
     const res = await h.app.inject({ method: 'POST', url, headers: { ...h.auth(token), prefer }, payload: payload as object });

@@ -9,7 +9,7 @@ import { JobInput, MAX_BATCH, PlainJobInput } from '../../core/spec.ts';
 import { JOB_STATUSES, JOB_TYPES, type Job } from '../../core/types.ts';
 import type { ServerContext } from '../context.ts';
 import { auditOf, BEARER, IdParams, principalOf, queryInt, queryString, querySchema, type RawQuery } from './common.ts';
-import { jobView } from './serialize.ts';
+import { jobView, jsonOfList } from './serialize.ts';
 import { SubmitBatcher } from '../submit-batcher.ts';
 import { DEFAULT_IDEMPOTENCY_RETENTION_MS, expandTemplateBodies, expandTemplatesHook, prepareInsert } from './submit-input.ts';
 
@@ -52,6 +52,9 @@ export function prefersMinimal(req: FastifyRequest): boolean {
 function jobRef(j: Job): JobRefView {
   return { id: j.id, status: j.status };
 }
+
+/** The content type fastify gives a JSON answer, for the answers built as a Buffer. */
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Largest page of GET /v1/jobs. */
 export const MAX_PAGE = 1000;
@@ -161,7 +164,7 @@ export function jobRoutes(ctx: ServerContext) {
         announceJobs(ctx, res.jobs.filter((_, i) => !res.existed[i]));
         reply.status(201);
         if (prefersMinimal(req)) return reply.header('preference-applied', 'return=minimal').send({ jobs: res.jobs.map(jobRef), existed: res.existed });
-        return reply.send({ jobs: res.jobs.map((j) => jobView(j)), existed: res.existed });
+        return reply.type(JSON_TYPE).send(jsonOfList('jobs', res.jobs.map((j) => jobView(j)), { existed: res.existed }));
       },
     );
 
@@ -183,7 +186,7 @@ export function jobRoutes(ctx: ServerContext) {
           }),
         },
       },
-      async (req) => {
+      async (req, reply) => {
         const q = req.query;
         const status = queryString(q, 'status', JOB_STATUSES) as Job['status'] | undefined;
         const type = queryString(q, 'type', JOB_TYPES) as Job['type'] | undefined;
@@ -200,7 +203,7 @@ export function jobRoutes(ctx: ServerContext) {
           ...(tag ? { tag } : {}),
           ...(cursor ? { cursor } : {}),
         });
-        return { jobs: page.items.map((j) => jobView(j)), nextCursor: page.nextCursor };
+        return reply.type(JSON_TYPE).send(jsonOfList('jobs', page.items.map((j) => jobView(j)), { nextCursor: page.nextCursor }));
       },
     );
 
