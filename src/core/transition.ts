@@ -210,6 +210,12 @@ export function transition(job: Job, event: JobEvent, now: number): TransitionRe
           : { code: 'BATON_E_LEASE_EXPIRED', message: `worker ${job.workerId ?? '?'} stopped heartbeating; attempt ${job.attempt} lost` };
       const attemptStatus: Attempt['status'] =
         event.type === 'lease_expired' ? 'lost' : event.type === 'fail' && event.timedOut ? 'timed_out' : 'failed';
+      // A failure reported for an attempt still `assigned` ran without its `started` having
+      // arrived — e.g. a completion whose `started` the worker left out, turned into a failure
+      // by the server (its result was too large): it started when it ended, as a completion
+      // would. A lost lease of an assigned attempt never started.
+      const startedNow = event.type === 'fail' && job.status === 'assigned';
+      if (startedNow && next.startedAt === null) next.startedAt = now;
       next.error = error;
       clearLease();
       if (canRetry(job, event.type === 'lease_expired')) {
@@ -226,7 +232,7 @@ export function transition(job: Job, event: JobEvent, now: number): TransitionRe
         attemptChange: {
           attempt: job.attempt,
           insert: false,
-          fields: { status: attemptStatus, endedAt: now, exitCode: event.type === 'fail' ? (event.exitCode ?? null) : null, error },
+          fields: { status: attemptStatus, endedAt: now, exitCode: event.type === 'fail' ? (event.exitCode ?? null) : null, error, ...(startedNow ? { startedAt: now } : {}) },
         },
       };
     }

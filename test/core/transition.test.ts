@@ -151,6 +151,17 @@ describe('lifecycle paths', () => {
     expect(c.attemptChange?.fields).toEqual({ status: 'completed', endedAt: T0 + 5, exitCode: null, startedAt: T0 + 5 });
   });
 
+  it('fail straight from assigned stamps the start on job and attempt; a lost lease of an assigned attempt does not', () => {
+    const job = jobIn('assigned');
+    const error = { code: 'BATON_E_RESULT_TOO_LARGE', message: 'too big' };
+    const f = transition(job, { type: 'fail', error, random: 0, attempt: 1, leaseToken: 'tok-1' }, T0 + 6);
+    expect(f.job).toMatchObject({ status: 'failed', startedAt: T0 + 6, completedAt: T0 + 6 });
+    expect(f.attemptChange?.fields).toEqual({ status: 'failed', endedAt: T0 + 6, exitCode: null, error, startedAt: T0 + 6 });
+    const lost = transition(job, { type: 'lease_expired', random: 0 }, T0 + 7);
+    expect(lost.job.startedAt).toBeNull();
+    expect(lost.attemptChange?.fields.startedAt).toBeUndefined();
+  });
+
   it('fail with retries left → scheduled at now + backoff, keeping the error', () => {
     const job = jobIn('running', { maxRetries: 2 });
     const now = T0 + 1000;

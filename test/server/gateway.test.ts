@@ -191,6 +191,11 @@ describe('worker gateway', () => {
     const done = await admin.getJob(job.id);
     expect(done.status).toBe('failed');
     expect(done.error?.code).toBe('BATON_E_RESULT_TOO_LARGE');
+    // The completion came without its `started` (a worker may leave it out): the attempt still
+    // shows when it ran.
+    expect(done.startedAt).not.toBeNull();
+    expect(done.attempts[0]).toMatchObject({ status: 'failed', startedAt: done.attempts[0].endedAt });
+    expect(done.attempts[0].startedAt).not.toBeNull();
   });
 
   it('assigns what a report batch makes ready (a released child, a retry) without waiting for the safety tick', async () => {
