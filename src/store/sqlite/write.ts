@@ -21,14 +21,37 @@ function updateState(mask: number): string {
 }
 const UPDATE_SPEC = `UPDATE jobs SET ${SPEC_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`;
 
-const INSERT_ATTEMPT_INTO = `INSERT INTO job_attempts (job_id, attempt, tenant, worker_id, lease_token, status,
-  assigned_at, started_at, ended_at, exit_code, error) VALUES `;
-const ATTEMPT_ROW = '(?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)';
-const ATTEMPT_VALUES = 7;
-/** Attempt rows per INSERT statement (7 values each): as for job rows, one statement per row cost more in binding and stepping than the rows. */
-const ATTEMPTS_PER_INSERT = 64;
-/** INSERT statements' text by attempt row count, built once each. */
-const insertAttemptSql: string[] = [];
+/** A multi-row INSERT: `into` (… VALUES), one `row` of `perRow` values, up to `perStatement` rows to a statement. */
+interface RowsInsert {
+  into: string;
+  row: string;
+  perRow: number;
+  perStatement: number;
+  /** Statement text by row count, built once each. */
+  texts: string[];
+}
+
+/**
+ * Inserts the rows whose values lie one after another in `values`, `perStatement` to a
+ * statement: one statement run per row cost more in binding and stepping than the rows.
+ */
+function insertRows(sql: Sql, shape: RowsInsert, values: unknown[]): void {
+  const rows = values.length / shape.perRow;
+  for (let i = 0; i < rows; i += shape.perStatement) {
+    const n = Math.min(shape.perStatement, rows - i);
+    shape.texts[n] ??= shape.into + Array(n).fill(shape.row).join(', ');
+    sql.stmt(shape.texts[n]).run(n === rows ? values : values.slice(i * shape.perRow, (i + n) * shape.perRow));
+  }
+}
+
+const ATTEMPT_INSERT: RowsInsert = {
+  into: `INSERT INTO job_attempts (job_id, attempt, tenant, worker_id, lease_token, status,
+  assigned_at, started_at, ended_at, exit_code, error) VALUES `,
+  row: '(?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)',
+  perRow: 7,
+  perStatement: 64,
+  texts: [],
+};
 
 /**
  * New attempt rows gathered by writeTransition for one multi-row INSERT (flushAttempts), where a
@@ -42,19 +65,27 @@ export interface AttemptInserts {
 export function flushAttempts(sql: Sql, a: AttemptInserts): void {
   const all = a.values;
   a.values = [];
-  const rows = all.length / ATTEMPT_VALUES;
-  for (let i = 0; i < rows; i += ATTEMPTS_PER_INSERT) {
-    const n = Math.min(ATTEMPTS_PER_INSERT, rows - i);
-    insertAttemptSql[n] ??= INSERT_ATTEMPT_INTO + Array(n).fill(ATTEMPT_ROW).join(', ');
-    const values = n === rows ? all : all.slice(i * ATTEMPT_VALUES, (i + n) * ATTEMPT_VALUES);
-    sql.stmt(insertAttemptSql[n]).run(values);
-  }
+  insertRows(sql, ATTEMPT_INSERT, all);
 }
 
 const ENSURE_QUEUE = 'INSERT OR IGNORE INTO queues (tenant, name, paused, created_at) VALUES (?, ?, 0, ?)';
 
-const INSERT_AUDIT = `INSERT INTO audit (tenant, actor, actor_role, action, target_type, target_id, at, detail)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
+/**
+ * Audit rows, 50 to a statement: a group of single submits writes one row per job, and a
+ * statement run per row (with AUTOINCREMENT's sequence update each time) cost about as much as
+ * the job rows themselves.
+ */
+const AUDIT_INSERT: RowsInsert = {
+  into: 'INSERT INTO audit (tenant, actor, actor_role, action, target_type, target_id, at, detail) VALUES ',
+  row: '(?, ?, ?, ?, ?, ?, ?, ?)',
+  perRow: 8,
+  perStatement: 50,
+  texts: [],
+};
+
+function pushAudit(out: unknown[], tenant: string, a: AuditInput, at: number): void {
+  out.push(tenant, a.actor.tokenId, a.actor.role, a.action, a.targetType, a.targetId, at, toJson(a.detail));
+}
 
 /** The job `id` without its attempts (what `transition` needs), or null. */
 export function loadJob(sql: Sql, id: string): Job | null {
@@ -148,34 +179,16 @@ export function ensureQueue(sql: Sql, tenant: string, name: string, now: number)
 
 /** Writes one audit row in `tenant`, stamped `at`. */
 export function writeAudit(sql: Sql, tenant: string, a: AuditInput, at: number): void {
-  sql.stmt(INSERT_AUDIT).run(tenant, a.actor.tokenId, a.actor.role, a.action, a.targetType, a.targetId, at, toJson(a.detail));
+  const values: unknown[] = [];
+  pushAudit(values, tenant, a, at);
+  insertRows(sql, AUDIT_INSERT, values);
 }
 
-/** Audit rows per INSERT statement (8 values each). */
-const AUDITS_PER_INSERT = 50;
-/** Multi-row audit INSERTs' text by row count, built once each. */
-const insertAuditsSql: string[] = [];
-
-/**
- * Writes audit rows in order, AUDITS_PER_INSERT to a statement: a group of single submits
- * writes one row per job, and a statement run per row (with AUTOINCREMENT's sequence update
- * each time) cost about as much as the job rows themselves.
- */
+/** Writes audit rows, in order. */
 export function writeAudits(sql: Sql, rows: readonly { tenant: string; audit: AuditInput; at: number }[]): void {
-  for (let i = 0; i < rows.length; i += AUDITS_PER_INSERT) {
-    const n = Math.min(AUDITS_PER_INSERT, rows.length - i);
-    if (n === 1) {
-      writeAudit(sql, rows[i].tenant, rows[i].audit, rows[i].at);
-      continue;
-    }
-    const values: unknown[] = [];
-    for (let k = i; k < i + n; k++) {
-      const { tenant, audit: a, at } = rows[k];
-      values.push(tenant, a.actor.tokenId, a.actor.role, a.action, a.targetType, a.targetId, at, toJson(a.detail));
-    }
-    insertAuditsSql[n] ??= `INSERT INTO audit (tenant, actor, actor_role, action, target_type, target_id, at, detail) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
-    sql.stmt(insertAuditsSql[n]).run(values);
-  }
+  const values: unknown[] = [];
+  for (const r of rows) pushAudit(values, r.tenant, r.audit, r.at);
+  insertRows(sql, AUDIT_INSERT, values);
 }
 
 /** Throws BATON_E_VALIDATION unless `limit` is an integer in 1..1000. */
