@@ -104,8 +104,9 @@ export interface JobListView {
   nextCursor: string | null;
 }
 
-export interface BatchResultView {
-  jobs: JobView[];
+/** The answer of POST /v1/jobs/batch: whole jobs, or JobRefView ones (BatchRefResultView). */
+export interface BatchResultView<J = JobView> {
+  jobs: J[];
   /** Per input job: true when an existing job was returned for its idempotencyKey. */
   existed: boolean[];
 }
@@ -117,11 +118,7 @@ export interface JobRefView {
 }
 
 /** The answer of POST /v1/jobs/batch with `Prefer: return=minimal`. */
-export interface BatchRefResultView {
-  jobs: JobRefView[];
-  /** Per input job: true when an existing job was returned for its idempotencyKey. */
-  existed: boolean[];
-}
+export type BatchRefResultView = BatchResultView<JobRefView>;
 
 export interface LogEntryView {
   seq: number;

@@ -2,8 +2,8 @@
  * Job submission and reads: POST /v1/jobs, POST /v1/jobs/batch, GET /v1/jobs, GET /v1/jobs/:id.
  */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { JobRefView } from '../../core/api.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { BatchRefResultView, JobRefView } from '../../core/api.ts';
 import { BatonError } from '../../core/errors.ts';
 import { JobInput, MAX_BATCH, PlainJobInput } from '../../core/spec.ts';
 import { JOB_STATUSES, JOB_TYPES, type Job } from '../../core/types.ts';
@@ -36,7 +36,7 @@ const BATCH_AT = { at: batchAt };
  * echo of what it just sent, and building and sending it cost about a quarter of a batch's time.
  * Other preferences, and other values of `return`, are ignored as RFC 7240 asks.
  */
-export function prefersMinimal(req: FastifyRequest): boolean {
+function prefersMinimal(req: FastifyRequest): boolean {
   const header = req.headers.prefer;
   if (header === undefined) return false;
   for (const list of Array.isArray(header) ? header : [header]) {
@@ -51,6 +51,11 @@ export function prefersMinimal(req: FastifyRequest): boolean {
 /** The short view of a submitted job (see prefersMinimal). */
 function jobRef(j: Job): JobRefView {
   return { id: j.id, status: j.status };
+}
+
+/** Sends a short answer, saying the preference was applied. */
+function sendMinimal(reply: FastifyReply, body: JobRefView | BatchRefResultView): FastifyReply {
+  return reply.header('preference-applied', 'return=minimal').send(body);
 }
 
 /** The content type fastify gives a JSON answer, for the answers built as a Buffer. */
@@ -128,7 +133,7 @@ export function jobRoutes(ctx: ServerContext) {
         }
         if (!existed) announceJobs(ctx, [stored]);
         reply.status(existed ? 200 : 201);
-        if (prefersMinimal(req)) return reply.header('preference-applied', 'return=minimal').send(jobRef(stored));
+        if (prefersMinimal(req)) return sendMinimal(reply, jobRef(stored));
         return reply.send(jobView(stored, true));
       },
     );
@@ -163,7 +168,7 @@ export function jobRoutes(ctx: ServerContext) {
         });
         announceJobs(ctx, res.jobs.filter((_, i) => !res.existed[i]));
         reply.status(201);
-        if (prefersMinimal(req)) return reply.header('preference-applied', 'return=minimal').send({ jobs: res.jobs.map(jobRef), existed: res.existed });
+        if (prefersMinimal(req)) return sendMinimal(reply, { jobs: res.jobs.map(jobRef), existed: res.existed });
         return reply.type(JSON_TYPE).send(jsonOfList('jobs', res.jobs.map((j) => jobView(j)), { existed: res.existed }));
       },
     );
