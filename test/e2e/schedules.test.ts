@@ -18,6 +18,8 @@ import { freePort, killAll, postgresStore, startServerProcess, startWorkerProces
 
 const CRON_SECONDS = Number(process.env.BATON_E2E_CRON_SECONDS ?? 30);
 const DOWNTIME_SECONDS = Number(process.env.BATON_E2E_DOWNTIME_SECONDS ?? 10);
+/** How long after its tick began a fire's run may be written (its createdAt) on a loaded machine. */
+const JUDGE_SLACK_MS = 1000;
 const env = { BATON_LEASE_MS: '3000', BATON_HEARTBEAT_MS: '500', BATON_REAP_INTERVAL_MS: '200', BATON_LEADER_TTL_MS: '1500', BATON_LOG_LEVEL: 'warn' };
 const HANDLERS = path.resolve('test/e2e/fixtures/record-handlers.ts');
 const job = { type: 'command', payload: { argv: ['true'] } };
@@ -108,16 +110,22 @@ describe('cron on two servers sharing PostgreSQL', () => {
       const after = runs.filter((r) => ms(r.createdAt) > stoppedAt);
       const lastBefore = ms(before[before.length - 1].fireAt);
       // The first tick after the restart: fires up to 2 s (the grace) before it were on time.
+      // The server judges lateness at the tick's start, and the runs' createdAt is when they were
+      // written, up to JUDGE_SLACK_MS later on a loaded machine: a fire in the second before
+      // missedTo may have been on time.
       const tick = Math.min(...after.map((r) => ms(r.createdAt)));
-      const missedTo = tick - 2000;
+      const missedTo = tick - 2000 - JUDGE_SLACK_MS;
       const missed = after.filter((r) => ms(r.fireAt) <= missedTo);
       const expectedMissed = Math.floor((missedTo - lastBefore) / 1000);
-      expect(expectedMissed, 'the downtime left missed fires').toBeGreaterThanOrEqual(DOWNTIME_SECONDS - 2);
+      expect(expectedMissed, 'the downtime left missed fires').toBeGreaterThanOrEqual(DOWNTIME_SECONDS - 3);
       if (policy === 'none') expect(missed, policy).toHaveLength(0);
       if (policy === 'latest') {
-        expect(missed, policy).toHaveLength(1);
-        // One run for all of them: the newest missed fire.
-        expect(ms(missed[0].fireAt)).toBeGreaterThan(missedTo - 1000);
+        // One run for all of them: the newest missed fire, and at most one on-time fire besides
+        // in the second of doubt; nothing older.
+        const late = after.filter((r) => ms(r.fireAt) <= tick - 2000);
+        expect(late.length, policy).toBeGreaterThanOrEqual(1);
+        expect(late.length, policy).toBeLessThanOrEqual(2);
+        expect(after.filter((r) => ms(r.fireAt) <= missedTo - 1000), policy).toHaveLength(0);
       }
       if (policy === 'all') {
         expect(missed.length, policy).toBeGreaterThanOrEqual(expectedMissed);
