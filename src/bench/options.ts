@@ -41,6 +41,11 @@ export interface BenchOptions {
   bigDrain: number;
   /** Claim rounds timed per backlog. Default 500. */
   claimRounds: number;
+  /**
+   * Whole runs of the suite, one after another; the figures are the median of the runs' (the
+   * reference figures of issue 6 are medians of 3). Default 1.
+   */
+  runs: number;
   /** Scenarios to run. Default all. */
   scenarios: ScenarioName[];
   /** Run each server under `node --cpu-prof` and summarise the profile. */
@@ -57,7 +62,7 @@ export const SCENARIOS = ['submit', 'minimal', 'drain', 'pickup', 'big'] as cons
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Full-size defaults (the figures in BENCHMARKS.md). */
-export const FULL: Omit<BenchOptions, 'stores' | 'pgUrl' | 'outDir' | 'quiet' | 'profile' | 'scenarios'> = {
+export const FULL: Omit<BenchOptions, 'stores' | 'pgUrl' | 'outDir' | 'quiet' | 'profile' | 'scenarios' | 'runs'> = {
   singleJobs: 20_000,
   connections: 50,
   batchSize: 1_000,

@@ -37,6 +37,7 @@ describe('benchmark suite (smoke, tiny sizes)', () => {
       bigDrain: 100,
       claimRounds: 5,
       profile: false,
+      runs: 1,
       outDir: dir,
       quiet: true,
     });
@@ -69,6 +70,7 @@ describe('benchmark suite (smoke, tiny sizes)', () => {
     expect(existsSync(report.file)).toBe(true);
     expect(JSON.parse(readFileSync(report.file, 'utf8')).results[0].store).toBe('sqlite');
     expect(report.table).toContain('sqlite: drain 300 no-op jobs');
-    expect(report.table).toContain('sqlite: submit, batches of 1,000, minimal answer');
+    expect(report.table).toContain('sqlite: submit, batches of 100, minimal answer');
+    expect(report.runs).toEqual([report.results]);
   });
 });

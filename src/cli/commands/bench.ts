@@ -27,6 +27,7 @@ interface BenchFlags {
   bigDrain?: string;
   claimRounds?: string;
   profile?: boolean;
+  runs?: string;
   out: string;
 }
 
@@ -54,6 +55,7 @@ export function registerBench(program: Command): void {
     .option('--big-base <n>', 'pending jobs of the small backlog it is compared with (default 1000)')
     .option('--big-drain <n>', 'jobs drained out of each backlog (default 50000; quick 5000)')
     .option('--claim-rounds <n>', 'claim rounds timed per backlog (default 500; quick 100)')
+    .option('--runs <n>', 'whole runs one after another; the table shows the median of each figure and every run\'s value (default 1)')
     .option('--profile', 'run each server under node --cpu-prof and summarise the top self-time frames')
     .option('--out <dir>', 'directory of the JSON report (and profiles)', 'bench-results')
     .action(async (flags: BenchFlags) => {
@@ -89,6 +91,7 @@ export function registerBench(program: Command): void {
         bigDrain: int('--big-drain', flags.bigDrain, base.bigDrain),
         claimRounds: int('--claim-rounds', flags.claimRounds, base.claimRounds),
         profile: flags.profile === true,
+        runs: int('--runs', flags.runs, 1),
         outDir: flags.out,
         quiet: false,
       });
