@@ -36,7 +36,7 @@ export interface SubmitResult {
 }
 
 /** `total` single-job POST /v1/jobs requests over `connections` keep-alive connections. */
-export async function submitSingle(srv: ServerProcess, o: { total: number; connections: number; progress: Progress; minimal?: boolean }): Promise<SubmitResult> {
+export async function submitSingle(srv: ServerProcess, o: { total: number; connections: number; progress: Progress; queue?: string; minimal?: boolean }): Promise<SubmitResult> {
   const started = performance.now();
   let ended = started;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
@@ -45,7 +45,7 @@ export async function submitSingle(srv: ServerProcess, o: { total: number; conne
         url: `${srv.url}/v1/jobs`,
         method: 'POST',
         headers: headers(srv, o.minimal),
-        body: JSON.stringify(noopJob()),
+        body: JSON.stringify(noopJob(o.queue)),
         connections: o.connections,
         amount: o.total,
         timeout: 30,
@@ -167,4 +167,12 @@ export async function pacedSubmits(
   await Promise.all(inflight);
   if (jobs.length === 0 && errors > 0) throw new BatonError('BATON_E_INTERNAL', `benchmark: every paced submit failed (${errors})`);
   return { jobs, errors, submitLatency: percentiles(submitLat), achievedRate };
+}
+
+/** Cancels every job of `queue`, then deletes them (bulk cancel, then bulk delete of the ended). */
+export async function clearQueue(srv: ServerProcess, queue: string): Promise<void> {
+  for (const action of ['cancel', 'delete']) {
+    const r = await fetch(`${srv.url}/v1/jobs/bulk/${action}`, { method: 'POST', headers: headers(srv), body: JSON.stringify({ filter: { queue } }) });
+    if (!r.ok) throw new Error(`bulk ${action} of queue ${queue}: ${r.status} ${await r.text()}`);
+  }
 }

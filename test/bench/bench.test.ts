@@ -23,6 +23,7 @@ describe('benchmark suite (smoke, tiny sizes)', () => {
       scenarios: ['submit', 'minimal', 'drain', 'pickup', 'big'],
       singleJobs: 200,
       connections: 10,
+      submitWarmup: 50,
       batchSize: 100,
       batchConcurrency: 2,
       drainJobs: 300,

@@ -13,6 +13,7 @@ interface BenchFlags {
   scenarios?: string;
   singleJobs?: string;
   connections?: string;
+  submitWarmup?: string;
   batchSize?: string;
   batchConcurrency?: string;
   drainJobs?: string;
@@ -42,6 +43,7 @@ export function registerBench(program: Command): void {
     .option('--scenarios <list>', 'submit,minimal,drain,pickup,big (default: all)')
     .option('--single-jobs <n>', 'jobs submitted one per request (default 20000; quick 2000)')
     .option('--connections <n>', 'concurrent clients of the one-per-request submit (default 50)')
+    .option('--submit-warmup <n>', 'jobs submitted unmeasured (then cancelled and deleted) before each measured submit run (default 5000; quick 500; 0 for none)')
     .option('--batch-size <n>', 'jobs per batch request (default 1000)')
     .option('--batch-concurrency <n>', 'batch requests in flight (default 4)')
     .option('--drain-jobs <n>', 'jobs submitted in batches and then drained (default 100000; quick 10000)')
@@ -77,6 +79,7 @@ export function registerBench(program: Command): void {
         scenarios: scenarios as (typeof SCENARIOS)[number][],
         singleJobs: int('--single-jobs', flags.singleJobs, base.singleJobs),
         connections: int('--connections', flags.connections, base.connections),
+        submitWarmup: int('--submit-warmup', flags.submitWarmup, base.submitWarmup, 0),
         batchSize: int('--batch-size', flags.batchSize, base.batchSize),
         batchConcurrency: int('--batch-concurrency', flags.batchConcurrency, base.batchConcurrency),
         drainJobs: int('--drain-jobs', flags.drainJobs, base.drainJobs),
