@@ -6,6 +6,7 @@
  * (BATON_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/test).
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import postgres from 'postgres';
 import { v7 } from 'uuid';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -374,7 +375,30 @@ describe('postgres store', () => {
   it('refuses a schema name it would have to quote', async () => {
     expect(() => parseTarget(`${URL}?schema=Bad-Name`)).toThrow(/schema/);
     await expect(openPostgresStore({ url: URL, schema: 'x; drop' })).rejects.toMatchObject({ code: 'BATON_E_CONFIG' });
-    expect(parseTarget(`${URL}?schema=abc&sslmode=disable`)).toEqual({ url: `${URL}?sslmode=disable`, schema: 'abc' });
+    expect(parseTarget(`${URL}?schema=abc&sslmode=disable`)).toEqual({ url: `${URL}?sslmode=disable`, schema: 'abc', socketPath: null });
     expect(parseTarget(URL).schema).toBe('baton');
+  });
+
+  it('reads a Unix socket directory from the URL as libpq does, and refuses a host parameter that is not one', () => {
+    expect(parseTarget('postgres:///test?host=/var/run/postgresql&schema=s1')).toMatchObject({ schema: 's1', socketPath: '/var/run/postgresql/.s.PGSQL.5432' });
+    expect(parseTarget('postgres:///test?host=/var/run/postgresql').url).not.toContain('host=');
+    expect(parseTarget('postgres://baton@%2Ftmp%2Fpg%2F:5433/test').socketPath).toBe('/tmp/pg/.s.PGSQL.5433');
+    expect(() => parseTarget('postgres:///test?host=db.internal')).toThrow(expect.objectContaining({ code: 'BATON_E_CONFIG', field: 'store' }));
+  });
+
+  // The machine's PostgreSQL listens on its default socket directory too (Debian's packaging).
+  it.skipIf(!existsSync('/var/run/postgresql/.s.PGSQL.5432'))('works through the Unix socket', async () => {
+    const u = new globalThis.URL(URL);
+    const schema = freshSchema();
+    const store = await openPostgresStore({ url: `postgres://${u.username}@%2Fvar%2Frun%2Fpostgresql${u.pathname}`, schema, max: 2 });
+    try {
+      const { jobs } = await store.jobInsertMany({ jobs: [newJob()] });
+      expect((await store.jobGet({ tenant: TENANT, id: jobs[0]!.id }))?.status).toBe('pending');
+      const [row] = await admin`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = ${`baton:${schema}`} AND client_port = -1`;
+      expect(row!.n).toBeGreaterThan(0);
+    } finally {
+      await store.close();
+      await dropSchema(schema);
+    }
   });
 });

@@ -183,9 +183,15 @@ export const DEFAULT_SCHEMA = 'baton';
 
 /** Connection settings parsed from a store URL. */
 export interface PgTarget {
-  /** The URL handed to the client: `schema` removed (the server would refuse it as a setting). */
+  /** The URL handed to the client: `schema` (and a socket `host`) removed, which the server would refuse as settings. */
   url: string;
   schema: string;
+  /**
+   * The Unix socket to connect through (`<dir>/.s.PGSQL.<port>`), when the URL names a socket
+   * directory as libpq does — `?host=/var/run/postgresql`, or the directory percent-encoded as the
+   * host (`postgres://%2Fvar%2Frun%2Fpostgresql/db`); null for TCP.
+   */
+  socketPath: string | null;
 }
 
 /** Splits `?schema=` off a postgres:// URL; an explicit `schema` wins. Throws BATON_E_CONFIG. */
@@ -198,11 +204,36 @@ export function parseTarget(url: string, schema?: string): PgTarget {
   }
   const fromUrl = parsed.searchParams.get('schema');
   parsed.searchParams.delete('schema');
+  const socketPath = socketOf(parsed, url);
   const name = schema ?? fromUrl ?? DEFAULT_SCHEMA;
   if (!SCHEMA_NAME.test(name)) {
     throw new BatonError('BATON_E_CONFIG', `store schema "${name}": use lower-case letters, digits and _ (at most 63, not starting with a digit)`, { field: 'store' });
   }
-  return { url: parsed.toString(), schema: name };
+  return { url: parsed.toString(), schema: name, socketPath };
+}
+
+/**
+ * The Unix socket a store URL names (libpq's forms), taken out of `u`; null for a TCP host. A
+ * `?host=` that is not an absolute path is refused: the client would send it to the server as a
+ * setting, which the server rejects with a less helpful error.
+ */
+function socketOf(u: URL, raw: string): string | null {
+  let dir: string | null = null;
+  const param = u.searchParams.get('host');
+  if (param !== null) {
+    if (!param.startsWith('/')) {
+      throw new BatonError('BATON_E_CONFIG', `store ${redact(raw)}: ?host= names a Unix socket directory (an absolute path); put a TCP host before the database name`, { field: 'store' });
+    }
+    dir = param;
+    u.searchParams.delete('host');
+  } else {
+    const host = decodeURIComponent(u.hostname);
+    if (host.startsWith('/')) dir = host;
+  }
+  if (dir === null) return null;
+  // The client connects through `path` and ignores the host: a placeholder keeps the URL valid.
+  u.hostname = 'localhost';
+  return `${dir.replace(/\/+$/, '')}/.s.PGSQL.${u.port || 5432}`;
 }
 
 /** The URL without a password, for error messages. */
@@ -216,6 +247,7 @@ export function connect(target: PgTarget, max: number): Pool {
   const socket = { socket: socketFactory() } as Record<string, unknown>;
   return postgres(target.url, {
     ...socket,
+    ...(target.socketPath !== null ? { path: target.socketPath } : {}),
     max,
     // The schema in application_name tells operators (and pg_stat_activity) whose connection it is.
     // Every run of a prepared statement is planned for its parameters and the tables as they are
