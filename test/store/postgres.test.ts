@@ -383,6 +383,10 @@ describe('postgres store', () => {
     expect(parseTarget('postgres:///test?host=/var/run/postgresql&schema=s1')).toMatchObject({ schema: 's1', socketPath: '/var/run/postgresql/.s.PGSQL.5432' });
     expect(parseTarget('postgres:///test?host=/var/run/postgresql').url).not.toContain('host=');
     expect(parseTarget('postgres://baton@%2Ftmp%2Fpg%2F:5433/test').socketPath).toBe('/tmp/pg/.s.PGSQL.5433');
+    // A user and no host, libpq's usual form: only with the socket directory.
+    expect(parseTarget('postgres://baton:pw@/test?host=/run/pg')).toMatchObject({ socketPath: '/run/pg/.s.PGSQL.5432', url: 'postgres://baton:pw@localhost/test' });
+    expect(() => parseTarget('postgres://baton@/test')).toThrow(expect.objectContaining({ code: 'BATON_E_CONFIG' }));
+    expect(parseTarget('postgres://localhost/test')).toMatchObject({ url: 'postgres://localhost/test', socketPath: null });
     expect(() => parseTarget('postgres:///test?host=db.internal')).toThrow(expect.objectContaining({ code: 'BATON_E_CONFIG', field: 'store' }));
   });
 
@@ -390,7 +394,7 @@ describe('postgres store', () => {
   it.skipIf(!existsSync('/var/run/postgresql/.s.PGSQL.5432'))('works through the Unix socket', async () => {
     const u = new globalThis.URL(URL);
     const schema = freshSchema();
-    const store = await openPostgresStore({ url: `postgres://${u.username}@%2Fvar%2Frun%2Fpostgresql${u.pathname}`, schema, max: 2 });
+    const store = await openPostgresStore({ url: `postgres://${u.username}@${u.pathname}?host=/var/run/postgresql`, schema, max: 2 });
     try {
       const { jobs } = await store.jobInsertMany({ jobs: [newJob()] });
       expect((await store.jobGet({ tenant: TENANT, id: jobs[0]!.id }))?.status).toBe('pending');

@@ -198,7 +198,11 @@ export interface PgTarget {
 export function parseTarget(url: string, schema?: string): PgTarget {
   let parsed: URL;
   try {
-    parsed = new URL(url);
+    // libpq's `postgres://user@/db?host=/dir` (a user, no host) is not a valid URL for the WHATWG
+    // parser: a placeholder host makes it one, and socketOf requires the socket directory then.
+    const withHost = url.replace(/^(postgres(?:ql)?:\/\/[^/?#@]*@)(?=[/?#]|$)/i, '$1localhost');
+    parsed = new URL(withHost);
+    if (withHost !== url && !parsed.searchParams.has('host')) throw new Error('no host');
   } catch {
     throw new BatonError('BATON_E_CONFIG', `store ${redact(url)}: not a valid postgres:// URL`, { field: 'store' });
   }
