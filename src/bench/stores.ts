@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
+import { parseTarget } from '../store/postgres/db.ts';
 
 /** The engines the suite knows. */
 export type StoreKind = 'sqlite' | 'postgres';
@@ -34,9 +35,26 @@ export async function cleanupAllStores(): Promise<void> {
 /** Default PostgreSQL server of the benchmark (the machine's shared one, database `test`). */
 export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
+/** A one-connection pool on `pgUrl` for the suite's own statements (a Unix-socket URL too, as the store reads it). */
+function adminPool(pgUrl: string, connectTimeout?: number): postgres.Sql {
+  const t = parseTarget(pgUrl);
+  return postgres(t.url, { max: 1, onnotice: () => {}, ...(connectTimeout !== undefined ? { connect_timeout: connectTimeout } : {}), ...(t.socketPath !== null ? { path: t.socketPath } : {}) });
+}
+
+/** `pgUrl` with `?schema=` set to `schema` (string-wise: libpq's `user@/db?host=` form is no WHATWG URL). */
+function withSchema(pgUrl: string, schema: string): string {
+  const base = pgUrl.replace(/([?&])schema=[^&#]*(&|$)/, (_m, sep: string, end: string) => (end === '&' ? sep : '')).replace(/[?&]$/, '');
+  return `${base}${base.includes('?') ? '&' : '?'}schema=${schema}`;
+}
+
 /** True when `pgUrl` answers `select 1` within 3 s. */
 export async function postgresReachable(pgUrl: string): Promise<boolean> {
-  const sql = postgres(pgUrl, { max: 1, connect_timeout: 3, onnotice: () => {} });
+  let sql: postgres.Sql;
+  try {
+    sql = adminPool(pgUrl, 3);
+  } catch {
+    return false;
+  }
   try {
     await sql`select 1`;
     return true;
@@ -56,7 +74,7 @@ export async function postgresReachable(pgUrl: string): Promise<boolean> {
 export async function settleDisk(kind: StoreKind, pgUrl: string): Promise<void> {
   await new Promise<void>((resolve) => execFile('sync', () => resolve()));
   if (kind !== 'postgres') return;
-  const sql = postgres(pgUrl, { max: 1, connect_timeout: 3, onnotice: () => {} });
+  const sql = adminPool(pgUrl, 3);
   try {
     await sql`CHECKPOINT`;
   } catch {
@@ -86,15 +104,13 @@ async function makeStoreUntracked(kind: StoreKind, label: string, pgUrl: string)
     return { kind, dataDir, store: `sqlite:${path.join(dataDir, 'baton.db')}`, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
   }
   const schema = `bench_${randomBytes(4).toString('hex')}_${label.replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
-  const url = new URL(pgUrl);
-  url.searchParams.set('schema', schema);
   return {
     kind,
     dataDir,
-    store: url.toString(),
+    store: withSchema(pgUrl, schema),
     async cleanup() {
       await rm(dataDir, { recursive: true, force: true });
-      const sql = postgres(pgUrl, { max: 1, onnotice: () => {} });
+      const sql = adminPool(pgUrl);
       try {
         await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       } finally {
