@@ -83,10 +83,6 @@ const AUDIT_INSERT: RowsInsert = {
   texts: [],
 };
 
-function pushAudit(out: unknown[], tenant: string, a: AuditInput, at: number): void {
-  out.push(tenant, a.actor.tokenId, a.actor.role, a.action, a.targetType, a.targetId, at, toJson(a.detail));
-}
-
 /** The job `id` without its attempts (what `transition` needs), or null. */
 export function loadJob(sql: Sql, id: string): Job | null {
   const row = sql.rawStmt(SELECT_JOB).get(id) as unknown[] | undefined;
@@ -179,15 +175,13 @@ export function ensureQueue(sql: Sql, tenant: string, name: string, now: number)
 
 /** Writes one audit row in `tenant`, stamped `at`. */
 export function writeAudit(sql: Sql, tenant: string, a: AuditInput, at: number): void {
-  const values: unknown[] = [];
-  pushAudit(values, tenant, a, at);
-  insertRows(sql, AUDIT_INSERT, values);
+  writeAudits(sql, [{ tenant, audit: a, at }]);
 }
 
 /** Writes audit rows, in order. */
 export function writeAudits(sql: Sql, rows: readonly { tenant: string; audit: AuditInput; at: number }[]): void {
   const values: unknown[] = [];
-  for (const r of rows) pushAudit(values, r.tenant, r.audit, r.at);
+  for (const { tenant, audit: a, at } of rows) values.push(tenant, a.actor.tokenId, a.actor.role, a.action, a.targetType, a.targetId, at, toJson(a.detail));
   insertRows(sql, AUDIT_INSERT, values);
 }
 
