@@ -387,6 +387,9 @@ describe('postgres store', () => {
     expect(parseTarget('postgres://baton:pw@/test?host=/run/pg')).toMatchObject({ socketPath: '/run/pg/.s.PGSQL.5432', url: 'postgres://baton:pw@localhost/test' });
     expect(() => parseTarget('postgres://baton@/test')).toThrow(expect.objectContaining({ code: 'BATON_E_CONFIG' }));
     expect(parseTarget('postgres://localhost/test')).toMatchObject({ url: 'postgres://localhost/test', socketPath: null });
+    // A broken percent-encoding is a configuration error, not a crash.
+    expect(() => parseTarget('postgres://u@%2F%ZZ/test')).toThrow(expect.objectContaining({ code: 'BATON_E_CONFIG', field: 'store' }));
+    expect(parseTarget('postgres://u@%ZZ/test').socketPath).toBeNull();
     expect(() => parseTarget('postgres:///test?host=db.internal')).toThrow(expect.objectContaining({ code: 'BATON_E_CONFIG', field: 'store' }));
   });
 

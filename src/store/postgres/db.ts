@@ -230,9 +230,12 @@ function socketOf(u: URL, raw: string): string | null {
     }
     dir = param;
     u.searchParams.delete('host');
-  } else {
-    const host = decodeURIComponent(u.hostname);
-    if (host.startsWith('/')) dir = host;
+  } else if (u.hostname.startsWith('%2F') || u.hostname.startsWith('%2f')) {
+    try {
+      dir = decodeURIComponent(u.hostname);
+    } catch {
+      throw new BatonError('BATON_E_CONFIG', `store ${redact(raw)}: the host is not a valid percent-encoded socket directory`, { field: 'store' });
+    }
   }
   if (dir === null) return null;
   // The client connects through `path` and ignores the host: a placeholder keeps the URL valid.
