@@ -136,13 +136,13 @@ export async function scenarioSubmitMinimal(env: ScenarioEnv): Promise<ServerRun
 /** Scenario 1: one job per request with N connections, on an empty server. */
 export async function scenarioSubmit(env: ScenarioEnv): Promise<ServerRun<SubmitResult>> {
   return fresh(env, 'submit', async (store) => {
-    let p: Progress | undefined;
     const run = await withServer(env, store, 'submit', async (srv) => {
       await warmUp(env, srv, 'single');
-      p = bar(env, `submit 1/req x${env.opts.connections}`, env.opts.singleJobs);
-      return submitSingle(srv, { total: env.opts.singleJobs, connections: env.opts.connections, progress: p });
+      const p = bar(env, `submit 1/req x${env.opts.connections}`, env.opts.singleJobs);
+      const r = await submitSingle(srv, { total: env.opts.singleJobs, connections: env.opts.connections, progress: p });
+      p.finish(`${Math.round(r.jobsPerSec)} jobs/s`);
+      return r;
     });
-    p!.finish(`${Math.round(run.result.jobsPerSec)} jobs/s`);
     return withProfile(env, 'submit', run);
   });
 }
@@ -199,13 +199,13 @@ async function runWorkersUntil(
 export async function scenarioDrain(env: ScenarioEnv): Promise<DrainResult> {
   return fresh(env, 'drain', async (store) => {
     const n = env.opts.drainJobs;
-    let pb: Progress | undefined;
     const batch = await withProfile(env, 'batch', await withServer(env, store, 'batch', async (srv) => {
       await warmUp(env, srv, 'batches');
-      pb = bar(env, `submit batches of ${env.opts.batchSize}`, n);
-      return submitBatches(srv, { total: n, batchSize: env.opts.batchSize, concurrency: env.opts.batchConcurrency, progress: pb });
+      const pb = bar(env, `submit batches of ${env.opts.batchSize}`, n);
+      const r = await submitBatches(srv, { total: n, batchSize: env.opts.batchSize, concurrency: env.opts.batchConcurrency, progress: pb });
+      pb.finish(`${Math.round(r.jobsPerSec)} jobs/s`);
+      return r;
     }));
-    pb!.finish(`${Math.round(batch.result.jobsPerSec)} jobs/s`);
     const pd = bar(env, `drain ${env.opts.workers}x${env.opts.capacity} slots`, n);
     let cpu: DrainCpu | null = null;
     const drain = await withServer(env, store, 'drain', async (srv) => {

@@ -41,10 +41,12 @@ function adminPool(pgUrl: string, connectTimeout?: number): postgres.Sql {
   return postgres(t.url, { max: 1, onnotice: () => {}, ...(connectTimeout !== undefined ? { connect_timeout: connectTimeout } : {}), ...(t.socketPath !== null ? { path: t.socketPath } : {}) });
 }
 
-/** `pgUrl` with `?schema=` set to `schema` (string-wise: libpq's `user@/db?host=` form is no WHATWG URL). */
+/** `pgUrl` with `?schema=` set to `schema` (on the query alone: libpq's `user@/db?host=` form is no WHATWG URL). */
 function withSchema(pgUrl: string, schema: string): string {
-  const base = pgUrl.replace(/([?&])schema=[^&#]*(&|$)/, (_m, sep: string, end: string) => (end === '&' ? sep : '')).replace(/[?&]$/, '');
-  return `${base}${base.includes('?') ? '&' : '?'}schema=${schema}`;
+  const q = pgUrl.indexOf('?');
+  const params = new URLSearchParams(q < 0 ? '' : pgUrl.slice(q + 1));
+  params.set('schema', schema);
+  return `${q < 0 ? pgUrl : pgUrl.slice(0, q)}?${params}`;
 }
 
 /** True when `pgUrl` answers `select 1` within 3 s. */
