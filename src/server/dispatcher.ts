@@ -49,6 +49,12 @@ export class Dispatcher {
   private drained: { seq: number; key: string } | null = null;
   /** The last loop of rounds ended with `drained` set (see planInsert). */
   private lastDrained = false;
+  /** Fast-path inserts planned and not settled yet (see planInsert); no round runs meanwhile. */
+  private fast = 0;
+  /** Resolves `idle` once the last fast path in flight settles. */
+  private fastIdle: (() => void) | null = null;
+  /** Slots and resources that fast paths in flight have planned, by worker: not free for another plan. */
+  private readonly reserved = new Map<string, Reservation>();
 
   constructor(
     private readonly ctx: ServerContext,
@@ -76,7 +82,7 @@ export class Dispatcher {
   wake(): void {
     if (this.stopped) return;
     this.workSeq++;
-    if (this.running) {
+    if (this.running || this.fast > 0) {
       this.again = true;
       return;
     }
@@ -91,7 +97,7 @@ export class Dispatcher {
    */
   wakeForCapacity(): void {
     if (this.stopped) return;
-    if (this.running) {
+    if (this.running || this.fast > 0) {
       this.againForCapacity = true;
       return;
     }
@@ -109,8 +115,15 @@ export class Dispatcher {
     return this.again || (this.againForCapacity && !this.nothingToTake());
   }
 
+  /** Workers with a free slot; slots and resources reserved by fast paths in flight are not free. */
   private freeViews(): WorkerView[] {
-    return this.gateway.views().filter((w) => w.status === 'active' && w.running < w.capacity);
+    const out: WorkerView[] = [];
+    for (const w of this.gateway.views()) {
+      const r = this.reserved.get(w.id);
+      const v = r === undefined ? w : { ...w, running: w.running + r.slots, cpuFree: w.cpuFree - r.cpu, memoryFreeMb: w.memoryFreeMb - r.memoryMb };
+      if (v.status === 'active' && v.running < v.capacity) out.push(v);
+    }
+    return out;
   }
 
   private schedule(): void {
@@ -118,6 +131,11 @@ export class Dispatcher {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
+      // A fast path planned meanwhile: its settle runs the round.
+      if (this.fast > 0) {
+        this.again = true;
+        return;
+      }
       this.idle = this.loop();
     });
   }
@@ -239,12 +257,14 @@ export class Dispatcher {
    * slots and nothing has made work since (see `drained`), new pending jobs have nothing ranked
    * before them. They are ranked and placed now, as a round would, and assigned in their insert's
    * own transaction (JobInsertOptions.assign): one commit instead of two, and no heads read. No
-   * round runs until `settle` (a round could plan the same slots). Null when it does not apply —
-   * a round is due or running, ready jobs may be waiting, no slot is free — and the jobs go the
+   * round runs until `settle` (a round could plan the same slots). Fast paths of several groups
+   * may be in flight at once (a store that commits them concurrently): each reserves the slots it
+   * planned until its settle, so the next plans only the slots left. Null when it does not apply
+   * — a round is due or running, ready jobs may be waiting, no slot is free — and the jobs go the
    * usual way. Plain jobs only (no dependencies: those have parents' outcomes to fill in).
    */
   planInsert(jobs: readonly NewJob[]): InsertPlan | null | Promise<InsertPlan | null> {
-    // A round (or another insert's fast path) in progress that follows a drained one — low load,
+    // A round in progress that follows a drained one — low load,
     // where submits meet a round only because one is running — is waited for: inserting now would
     // make the job wait for the round, then for another round of its own (a heads read and a
     // second commit), and that round keeps the next submits off the fast path in turn.
@@ -269,29 +289,60 @@ export class Dispatcher {
     const ready = this.order.rank(heads, this.settings.value, { now, agingIntervalMs: this.ctx.config.agingIntervalMs ?? DEFAULT_AGING_INTERVAL_MS, take: free });
     const plan = planPlacements(ready, views);
     if (plan.length === 0) return null;
-    this.running = true;
-    let release!: () => void;
-    this.idle = new Promise((resolve) => (release = resolve));
+    const held = this.reserve(plan, jobs);
+    if (this.fast++ === 0) this.idle = new Promise((resolve) => (this.fastIdle = resolve));
     let settled = false;
     return {
       assign: { assignments: this.leases(plan, now), now },
       settle: (assigned) => {
         if (settled) return;
         settled = true;
-        this.running = false;
-        release();
         // Plain jobs: nothing to fill in from parents. Listeners hear of the jobs from the route,
-        // which announces every job it answers with.
+        // which announces every job it answers with. Delivered first: the slots then count as
+        // the workers' leases instead of as reserved.
         if (assigned !== null) this.deliver(assigned);
-        // A failed insert may have left anything behind: a full round. Otherwise whatever woke the
-        // dispatcher meanwhile gets its round now (jobs of this insert left pending wake it when the
-        // route announces them).
+        this.unreserve(held);
+        // A failed insert may have left anything behind: a full round, and no fast path until it ran.
         if (assigned === null) this.wake();
-        else if (this.roundDue()) this.schedule();
+        if (--this.fast > 0) return;
+        this.fastIdle?.();
+        this.fastIdle = null;
+        // Whatever woke the dispatcher meanwhile gets its round now (jobs of these inserts left
+        // pending wake it when the route announces them).
+        if (this.roundDue()) this.schedule();
         this.again = false;
         this.againForCapacity = false;
       },
     };
+  }
+
+  /** Reserves the slots and resources of `plan` (placements of `jobs`) until unreserve. */
+  private reserve(plan: readonly Placement[], jobs: readonly NewJob[]): Map<string, Reservation> {
+    const byId = new Map(jobs.map((j) => [j.id, j]));
+    const held = new Map<string, Reservation>();
+    for (const p of plan) {
+      const req = byId.get(p.jobId)?.requirements;
+      const r = held.get(p.workerId) ?? { slots: 0, cpu: 0, memoryMb: 0 };
+      r.slots++;
+      r.cpu += req?.cpu ?? 0;
+      r.memoryMb += req?.memoryMb ?? 0;
+      held.set(p.workerId, r);
+    }
+    for (const [id, r] of held) {
+      const all = this.reserved.get(id) ?? { slots: 0, cpu: 0, memoryMb: 0 };
+      this.reserved.set(id, { slots: all.slots + r.slots, cpu: all.cpu + r.cpu, memoryMb: all.memoryMb + r.memoryMb });
+    }
+    return held;
+  }
+
+  private unreserve(held: ReadonlyMap<string, Reservation>): void {
+    for (const [id, r] of held) {
+      const all = this.reserved.get(id);
+      if (all === undefined) continue;
+      const left = { slots: all.slots - r.slots, cpu: all.cpu - r.cpu, memoryMb: all.memoryMb - r.memoryMb };
+      if (left.slots <= 0) this.reserved.delete(id);
+      else this.reserved.set(id, left);
+    }
   }
 
   /** Ids of every tenant, re-read at most every TENANTS_TTL_MS (a new tenant waits that long). */
@@ -346,6 +397,13 @@ function anyQueueAt(heads: ReadyHead[], perQueue: number): boolean {
     counts.set(k, n);
   }
   return false;
+}
+
+/** Slots and resources planned for one worker by fast paths in flight. */
+interface Reservation {
+  slots: number;
+  cpu: number;
+  memoryMb: number;
 }
 
 /** Free slots of `views` in all. */
