@@ -4,7 +4,7 @@
  * locks its jobs in one query, applies the reports in order in memory (one job may get several),
  * and writes the outcome back with a fixed number of batched statements. A batch costs two round
  * trips: BEGIN with its reads, then its writes with the COMMIT; three or more only when a job it
- * ends has dependents or failed (children and compensation jobs are read and written between).
+ * ends belongs to a graph or failed (children and compensation jobs are read and written between).
  */
 import { isBatonError } from '../../core/errors.ts';
 import type { Report } from '../../core/protocol.ts';
@@ -31,22 +31,23 @@ function loadAttemptLeases(tx: Db, logs: LogReport[]): Promise<Map<string, Attem
 }
 
 /**
- * The ids among `ids` that other jobs depend on (sent at once). Sent after the jobs' lock, so it
- * sees every dependency committed before the lock was granted, and none can be added until the
- * batch commits (an insert reads its existing parents FOR SHARE). A job without dependents needs
- * no release step when it ends.
+ * The jobs of `ids`, locked in id order, and `tenant\0queue` of those whose queue has a
+ * concurrency limit: a lease ending there may let another server's dispatcher assign a job it
+ * held back. The limit is read with each row (a subquery of the select list), not by a statement
+ * of its own: every statement is planned for each run here (db.ts), and a report batch of one
+ * job spent most of PostgreSQL's time planning.
  */
-function withDependents(tx: Db, ids: string[]): Promise<Set<string>> {
-  return tx`SELECT DISTINCT parent_id FROM job_deps WHERE parent_id = ANY(${ids}::text[])`.then((rows) => new Set(rows.map((r) => r.parent_id as string)));
-}
-
-/**
- * `tenant\0queue` of the queues of `ids` that have a concurrency limit (sent at once, after the
- * jobs' lock): a lease ending there may let another server's dispatcher assign a job it held back.
- */
-function cappedQueues(tx: Db, ids: string[]): Promise<Set<string>> {
-  return tx`SELECT DISTINCT j.tenant, j.queue FROM jobs j JOIN queues q ON q.tenant = j.tenant AND q.name = j.queue
-    WHERE j.id = ANY(${ids}::text[]) AND q.concurrency_limit IS NOT NULL`.then((rows) => new Set(rows.map((r) => `${r.tenant}\u0000${r.queue}`)));
+async function lockReported(tx: Db, ids: string[]): Promise<{ jobs: Map<string, Job>; capped: Set<string> }> {
+  const rows = await tx`SELECT j.*, EXISTS (SELECT 1 FROM queues q WHERE q.tenant = j.tenant AND q.name = j.queue AND q.concurrency_limit IS NOT NULL) AS queue_capped
+    FROM jobs j WHERE j.id = ANY(${ids}::text[]) ORDER BY j.id FOR UPDATE OF j`;
+  const jobs = new Map<string, Job>();
+  const capped = new Set<string>();
+  for (const r of rows) {
+    const job = jobFromRow(r as JobRow);
+    jobs.set(job.id, job);
+    if (r.queue_capped === true) capped.add(`${job.tenant}\u0000${job.queue}`);
+  }
+  return { jobs, capped };
 }
 
 /** Everything one batch will write, gathered while its reports are applied in memory. */
@@ -97,11 +98,9 @@ export async function reportApplyMany(c: Ctx, p: { workerId: string; reports: Re
   if (p.reports.length === 0) return [];
   return inTx(c.sql, async (tx, defer) => {
     const ids = [...new Set(p.reports.map((r) => r.jobId))];
-    // One round trip, with the BEGIN: the four reads are pipelined, the lock first.
-    const [jobs, parents, capped, leases] = await allInOrder([
-      lockJobs(tx, ids),
-      withDependents(tx, ids),
-      cappedQueues(tx, ids),
+    // One round trip, with the BEGIN: the reads are pipelined, the lock first.
+    const [{ jobs, capped }, leases] = await allInOrder([
+      lockReported(tx, ids),
       loadAttemptLeases(tx, p.reports.filter((r): r is LogReport => r.kind === 'log')),
     ]);
     // The jobs as read: the UPDATE then sets only the columns the batch changed.
@@ -118,11 +117,14 @@ export async function reportApplyMany(c: Ctx, p: { workerId: string; reports: Re
     });
     // The writes go out now; whatever follows on the connection sees them.
     defer(writeResults(tx, out.results, before));
-    // Jobs this batch ended that have dependents (released or cancelled here, in this same
-    // transaction) or failed (compensation jobs): only these need the extra round trips.
+    // Jobs this batch ended that may have dependents (released or cancelled here, in this same
+    // transaction) or failed (compensation jobs): only these need the extra round trips. Only a
+    // graph's jobs have dependents: an insert that makes a job a parent puts it in the child's
+    // graph (graph-plan.ts, `adopt`), under a lock this batch's lock waits for, so the locked row
+    // shows it. The dependents are read after the lock, and none can be added until this commits.
     const ended = [...new Set(out.results.map((r) => r.job.id))]
       .map((id) => jobs.get(id)!)
-      .filter((j) => isTerminal(j.status) && (parents.has(j.id) || j.status === 'failed'));
+      .filter((j) => isTerminal(j.status) && (j.graphId != null || j.status === 'failed'));
     if (ended.length > 0) out.wake.push(...(await onJobsEnded(tx, ended, p.now)).filter((j) => j.status === 'pending').map((j) => j.tenant));
     if (out.logs.length > 0) {
       const l = out.logs;
