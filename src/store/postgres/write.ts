@@ -113,8 +113,8 @@ const JOB_ID: Column<Job> = { name: 'id', type: 'text', key: true, value: (j) =>
  * jobs stay pending for a dispatch round, which counts the cap under its lock), and its attempt
  * row only with it. One statement (the UPDATE in a WITH, the attempts' INSERT reading its
  * RETURNING) instead of an UPDATE and an INSERT that looked the rows up again: in-process, a
- * single-job fast-path insert took 475–500 µs of PostgreSQL CPU against 560–570, and 0.66–0.69 ms
- * against 0.75–0.78 (p50). Resolves, once it has run, to the ids that were assigned.
+ * single-job fast-path insert took 475–550 µs of PostgreSQL CPU against 560–610, and 0.66–0.76 ms
+ * against 0.75–0.83 (p50). Resolves, once it has run, to the ids that were assigned.
  */
 export function writeNewAssignments(tx: Db, results: TransitionResult[], inserted: ReadonlyMap<string, Job>): Promise<Set<string>> {
   const jobs = results.map((r) => r.job);
