@@ -143,7 +143,14 @@ export function dispatchContract(ctx: ContractContext): void {
       expect(res.jobs[4].id).toBe(older.id);
       for (const j of res.jobs) expect(await mustGet(s, j.id)).toMatchObject({ status: j.status, attempt: j.attempt });
       const got = await mustGet(s, plain.id);
-      expect(got).toMatchObject({ status: 'assigned', attempt: 1, leaseToken: res.assigned!.find((j) => j.id === plain.id)!.leaseToken });
+      const answered = res.assigned!.find((j) => j.id === plain.id)!;
+      expect(got).toMatchObject({ status: 'assigned', attempt: 1, leaseToken: answered.leaseToken });
+      // Stored as answered: every field an assignment sets, and the others as inserted.
+      const { attempts: _a, ...stored } = got;
+      const { attempts: _b, ...shown } = answered;
+      expect(stored).toMatchObject(shown);
+      // A job left pending (its queue paused) is stored as it was inserted.
+      expect(await mustGet(s, held.id)).toMatchObject({ status: 'pending', attempt: 0, leaseToken: null, leaseExpiresAt: null, workerId: null, updatedAt: held.createdAt });
       expect(got.attempts).toMatchObject([{ attempt: 1, workerId: 'w1', status: 'assigned', assignedAt: T0 + 1 }]);
       for (const j of [held, capped[1], later]) expect((await mustGet(s, j.id)).attempts).toEqual([]);
       if (!ids.includes(capped[0].id)) expect((await mustGet(s, capped[0].id)).attempts).toEqual([]);
