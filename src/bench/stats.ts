@@ -75,8 +75,9 @@ function combine(values: unknown[], key: string): unknown {
     const objects = values.filter((v): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v));
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(first)) {
-      const at = objects.filter((o) => k in o).map((o) => o[k]);
-      out[k] = combine(at, k);
+      const at = objects.filter((o) => Object.hasOwn(o, k)).map((o) => o[k]);
+      // defineProperty, not assignment: an own key `__proto__` (JSON may hold one) stays a key.
+      Object.defineProperty(out, k, { value: combine(at, k), enumerable: true, writable: true, configurable: true });
     }
     return out;
   }

@@ -57,6 +57,12 @@ describe('medianOfRuns', () => {
     expect(medianOfRuns([{ x: null }, { x: null }])).toEqual({ x: null });
   });
 
+  it('keeps an own key named __proto__ as a key (found by the property below)', () => {
+    const run = JSON.parse('{"__proto__": false, "x": 1}') as Record<string, unknown>;
+    expect(medianOfRuns([run])).toEqual(run);
+    expect(Object.keys(medianOfRuns([run, run]))).toEqual(['__proto__', 'x']);
+  });
+
   it('of one run is that run', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {
