@@ -30,26 +30,6 @@ function loadAttemptLeases(tx: Db, logs: LogReport[]): Promise<Map<string, Attem
   );
 }
 
-/**
- * The jobs of `ids`, locked in id order, and `tenant\0queue` of those whose queue has a
- * concurrency limit: a lease ending there may let another server's dispatcher assign a job it
- * held back. The limit is read with each row (a subquery of the select list), not by a statement
- * of its own: every statement is planned for each run here (db.ts), and a report batch of one
- * job spent most of PostgreSQL's time planning.
- */
-async function lockReported(tx: Db, ids: string[]): Promise<{ jobs: Map<string, Job>; capped: Set<string> }> {
-  const rows = await tx`SELECT j.*, EXISTS (SELECT 1 FROM queues q WHERE q.tenant = j.tenant AND q.name = j.queue AND q.concurrency_limit IS NOT NULL) AS queue_capped
-    FROM jobs j WHERE j.id = ANY(${ids}::text[]) ORDER BY j.id FOR UPDATE OF j`;
-  const jobs = new Map<string, Job>();
-  const capped = new Set<string>();
-  for (const r of rows) {
-    const job = jobFromRow(r as JobRow);
-    jobs.set(job.id, job);
-    if (r.queue_capped === true) capped.add(`${job.tenant}\u0000${job.queue}`);
-  }
-  return { jobs, capped };
-}
-
 /** Everything one batch will write, gathered while its reports are applied in memory. */
 interface BatchWrites {
   results: TransitionResult[];
@@ -100,7 +80,7 @@ export async function reportApplyMany(c: Ctx, p: { workerId: string; reports: Re
     const ids = [...new Set(p.reports.map((r) => r.jobId))];
     // One round trip, with the BEGIN: the reads are pipelined, the lock first.
     const [{ jobs, capped }, leases] = await allInOrder([
-      lockReported(tx, ids),
+      lockJobs(tx, ids, { caps: true }),
       loadAttemptLeases(tx, p.reports.filter((r): r is LogReport => r.kind === 'log')),
     ]);
     // The jobs as read: the UPDATE then sets only the columns the batch changed.
@@ -151,7 +131,7 @@ export async function leaseExtend(
 ): Promise<{ lost: LeaseRef[] }> {
   if (p.leases.length === 0) return { lost: [] };
   return inTx(c.sql, async (tx, defer) => {
-    const jobs = await lockJobs(tx, [...new Set(p.leases.map((l) => l.jobId))]);
+    const { jobs } = await lockJobs(tx, [...new Set(p.leases.map((l) => l.jobId))]);
     const before = new Map(jobs);
     const lost: LeaseRef[] = [];
     const results: TransitionResult[] = [];

@@ -29,12 +29,27 @@ export interface Ctx {
   origin: string;
 }
 
-/** Jobs by id, locked FOR UPDATE in id order (one order everywhere, so two batches cannot deadlock). */
-export function lockJobs(tx: Db, ids: string[]): Promise<Map<string, Job>> {
-  if (ids.length === 0) return Promise.resolve(new Map());
-  return tx`SELECT * FROM jobs WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`.then(
-    (rows) => new Map(rows.map((r) => [r.id as string, jobFromRow(r as JobRow)])),
-  );
+/**
+ * Jobs by id, locked FOR UPDATE in id order (one order everywhere, so two batches cannot
+ * deadlock). With `caps`, also `tenant\0queue` of those whose queue has a concurrency limit, read
+ * with each locked row (a subquery of the select list) rather than by a statement of its own:
+ * every statement is planned for each run here (db.ts), and a small transaction's cost is mostly
+ * planning.
+ */
+export async function lockJobs(tx: Db, ids: string[], opts: { caps?: boolean } = {}): Promise<{ jobs: Map<string, Job>; capped: Set<string> }> {
+  const jobs = new Map<string, Job>();
+  const capped = new Set<string>();
+  if (ids.length === 0) return { jobs, capped };
+  const cap = opts.caps
+    ? tx`, EXISTS (SELECT 1 FROM queues q WHERE q.tenant = j.tenant AND q.name = j.queue AND q.concurrency_limit IS NOT NULL) AS queue_capped`
+    : tx``;
+  const rows = await tx`SELECT j.*${cap} FROM jobs j WHERE j.id = ANY(${ids}::text[]) ORDER BY j.id FOR UPDATE OF j`;
+  for (const r of rows) {
+    const job = jobFromRow(r as JobRow);
+    jobs.set(job.id, job);
+    if (r.queue_capped === true) capped.add(`${job.tenant}\u0000${job.queue}`);
+  }
+  return { jobs, capped };
 }
 
 interface PendingAttempt {
