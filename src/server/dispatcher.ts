@@ -264,10 +264,11 @@ export class Dispatcher {
    * usual way. Plain jobs only (no dependencies: those have parents' outcomes to fill in).
    */
   planInsert(jobs: readonly NewJob[]): InsertPlan | null | Promise<InsertPlan | null> {
-    // A round in progress that follows a drained one — low load,
-    // where submits meet a round only because one is running — is waited for: inserting now would
-    // make the job wait for the round, then for another round of its own (a heads read and a
-    // second commit), and that round keeps the next submits off the fast path in turn.
+    // A round in progress that follows a drained one — low load, where submits meet a round only
+    // because one is running — is waited for: inserting now would make the job wait for the
+    // round, then for another round of its own (a heads read and a second commit), and that round
+    // keeps the next submits off the fast path in turn. Another group's fast path is not waited
+    // for: the slots it planned are reserved (freeViews).
     if (this.running && this.lastDrained && !this.stopped) return this.planAfter(jobs);
     return this.planNow(jobs);
   }
