@@ -310,7 +310,8 @@ export interface Store {
   jobListReady(p: { tenants: string[]; queues?: string[]; types: JobType[]; limit: number }): Promise<Job[]>;
   /**
    * Writes assignments in one transaction. Each is applied only if the job is still pending
-   * (compare-and-set); returns the jobs that were assigned, with their new attempt.
+   * (compare-and-set), its queue is not paused and its caps have room; returns the jobs that
+   * were assigned, with their new attempt.
    */
   jobAssignMany(p: { assignments: AssignmentInput[]; now: number }): Promise<Job[]>;
 

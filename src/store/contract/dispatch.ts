@@ -117,6 +117,20 @@ export function dispatchContract(ctx: ContractContext): void {
       expect((await mustGet(ctx.store(), a.id)).workerId).toBe('w1');
     });
 
+    it('does not assign a job whose queue was paused after it was read, and assigns it once the queue is resumed', async () => {
+      const s = ctx.store();
+      const [held, open] = await insert(s, newJob({ queue: 'held-later' }), newJob({ queue: 'open-later' }));
+      const heads = await s.jobListReadyHeads({ tenants: [TENANT], types: ['command'], perQueue: 10 });
+      expect(heads.map((h) => h.job.id).sort()).toEqual([held.id, open.id].sort());
+      await s.queueSetPaused({ tenant: TENANT, name: 'held-later', paused: true, now: T0 });
+      const lease = (jobId: string) => ({ jobId, workerId: 'w1', leaseToken: v7(), leaseExpiresAt: T0 + 5000 });
+      const got = await s.jobAssignMany({ now: T0 + 1, assignments: [lease(held.id), lease(open.id)] });
+      expect(got.map((j) => j.id)).toEqual([open.id]);
+      expect(await mustGet(s, held.id)).toMatchObject({ status: 'pending', attempt: 0, workerId: null, attempts: [] });
+      await s.queueSetPaused({ tenant: TENANT, name: 'held-later', paused: false, now: T0 + 2 });
+      expect((await s.jobAssignMany({ now: T0 + 3, assignments: [lease(held.id)] })).map((j) => j.id)).toEqual([held.id]);
+    });
+
     it('assigns new jobs in their insert transaction (JobInsertOptions.assign): not those of paused queues, never past a cap, nor ones it did not create', async () => {
       const s = ctx.store();
       const lease = (jobId: string, workerId = 'w1') => ({ jobId, workerId, leaseToken: v7(), leaseExpiresAt: T0 + 5000 });

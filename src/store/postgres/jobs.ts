@@ -354,9 +354,12 @@ export async function jobAssignMany(c: Ctx, p: { assignments: AssignmentInput[];
     // indexes, i.e. the whole backlog (5 ms at 20,000 pending, growing with it), instead of the
     // primary key. Jobs that moved on are skipped below; their row locks last until the commit.
     // The queue's cap is read with each row: a subquery of the select list is evaluated on the
-    // row version that was locked, so it is the cap of the queue the job is in now.
+    // row version that was locked, so it is the cap of the queue the job is in now. A job of a
+    // paused queue is not taken (the dispatcher may plan from heads read before the pause).
     const rows = await tx`SELECT j.*, (SELECT q.concurrency_limit FROM queues q WHERE q.tenant = j.tenant AND q.name = j.queue) AS queue_cap
-      FROM jobs j WHERE j.id = ANY(${ids}::text[]) FOR UPDATE OF j SKIP LOCKED`;
+      FROM jobs j WHERE j.id = ANY(${ids}::text[])
+        AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.tenant = j.tenant AND q.name = j.queue AND q.paused)
+      FOR UPDATE OF j SKIP LOCKED`;
     const caps: QueueCaps = new Map();
     const jobs = new Map<string, Job>();
     for (const r of rows) {

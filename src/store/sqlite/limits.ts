@@ -72,7 +72,7 @@ export function fairnessSettings(sql: Sql, p: { tenants: string[] }): FairnessSe
 /**
  * The jobs of `candidates` (in order) that may be assigned without taking their queue or their
  * concurrency key over its cap, counting the jobs that hold a slot now plus those admitted
- * before them. Run inside the assignment's write transaction.
+ * before them; none of a paused queue. Run inside the assignment's write transaction.
  */
 export function admitWithinCaps(sql: Sql, candidates: Job[]): Set<string> {
   const admitted = new Set<string>();
@@ -82,10 +82,13 @@ export function admitWithinCaps(sql: Sql, candidates: Job[]): Set<string> {
     const qk = `${job.tenant}\u0000${job.queue}`;
     let q = queueUse.get(qk);
     if (q === undefined) {
-      const row = sql.stmt('SELECT concurrency_limit FROM queues WHERE tenant = ? AND name = ?').get(job.tenant, job.queue) as { concurrency_limit: number | null } | undefined;
+      const row = sql.stmt('SELECT concurrency_limit, paused FROM queues WHERE tenant = ? AND name = ?').get(job.tenant, job.queue) as
+        | { concurrency_limit: number | null; paused: number }
+        | undefined;
       const cap = row?.concurrency_limit ?? null;
       const used = cap === null ? 0 : (sql.stmt("SELECT COUNT(*) AS n FROM jobs INDEXED BY jobs_leased_queue WHERE tenant = ? AND queue = ? AND status IN ('assigned', 'running')").get(job.tenant, job.queue) as { n: number }).n;
-      q = { used, cap };
+      // A paused queue admits nothing (the dispatcher may plan from heads read before the pause).
+      q = { used, cap: row?.paused ? 0 : cap };
       queueUse.set(qk, q);
     }
     if (q.cap !== null && q.used >= q.cap) continue;
