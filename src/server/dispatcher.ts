@@ -23,6 +23,10 @@ const SETTINGS_TTL_MS = 1000;
 const TENANTS_TTL_MS = 1000;
 /** Safety tick: catches anything a missed wake-up would leave waiting. */
 const TICK_MS = 1000;
+/** How many times the usual heads a round reads when the heads of the last read ran out in a drain (see HeadsCache). */
+const WIDE_READ = 4;
+/** Most scopes (sets of workers with free slots) whose heads are kept between rounds. */
+const MAX_CACHED_SCOPES = 8;
 
 export class Dispatcher {
   private running = false;
@@ -55,6 +59,8 @@ export class Dispatcher {
   private fastIdle: (() => void) | null = null;
   /** Slots and resources that fast paths in flight have planned, by worker: not free for another plan. */
   private readonly reserved = new Map<string, Reservation>();
+  /** Heads rounds read and left unplanned, for the next rounds, by scope read for (see HeadsCache). */
+  private readonly caches = new Map<string, HeadsCache>();
 
   constructor(
     private readonly ctx: ServerContext,
@@ -177,28 +183,41 @@ export class Dispatcher {
     const limit = Math.min(MAX_ROUND, Math.max(64, free * 4));
     // Heads of every queue (by priority and by age), re-ranked with aging, deadlines and fair
     // shares; queues and keys found full this wake are left out (see src/server/ordering.ts).
-    const perQueue = Math.min(limit, Math.max(16, free * 2));
-    // Whether the read may have left ready jobs out (a queue gave as many heads as asked for),
-    // and how many it gave before the caps found full this wake were filtered out.
-    let truncated = false;
-    let read = 0;
-    const readHeads = async () => {
+    const want = Math.min(limit, Math.max(16, free * 2));
+    // The heads this round plans from: those the last round left while they show as much as a
+    // fresh read would (see usable), else a fresh read. Taken now: a failed round leaves none.
+    const key = `${scopeKey(views)}\u0000${tenants.join(',')}`;
+    for (const [k, c] of this.caches) if (c.seq !== seq) this.caches.delete(k);
+    let cache = this.caches.get(key) ?? null;
+    this.caches.delete(key);
+    const fresh = cache === null;
+    if (cache !== null && (fresh || !usable(cache, want))) cache = null;
+    // Left heads that ran out with nothing new since: a drain, where rounds follow each other on
+    // freed slots alone. Read for several rounds at once.
+    const perQueue = fresh ? want : Math.min(MAX_ROUND, want * WIDE_READ);
+    const readHeads = async (): Promise<HeadsCache> => {
       const all = await ctx.store.jobListReadyHeads({ tenants, queues, types, perQueue });
-      read = all.length;
-      truncated = anyQueueAt(all, perQueue);
-      return all.filter(
-        (h) => !this.full.has(queueKey(h.job.tenant, h.job.queue)) && (h.job.concurrencyKey == null || !this.full.has(`k\u0000${h.job.tenant}\u0000${h.job.concurrencyKey}`)),
-      );
+      return { seq, key, perQueue, heads: all, truncated: queuesAt(all, perQueue) };
     };
-    let heads = await readHeads();
+    // Heads left by an earlier round may include jobs of a queue paused since: the store refuses
+    // them, and a round then follows that reads afresh (see the return below).
+    const left = cache !== null;
+    cache ??= await readHeads();
     // Nothing for a shared worker: a tenant created since the list was read may have just
     // submitted (it would otherwise wait out TENANTS_TTL_MS). Re-read the list once.
-    if (heads.length === 0 && shared && this.allTenants !== null && this.allTenants.at < ctx.now()) {
+    if (cache.heads.length === 0 && shared && this.allTenants !== null && this.allTenants.at < ctx.now()) {
       const known = tenants.length;
       this.allTenants = null;
       tenants = await this.tenantIds();
-      if (tenants.length !== known) heads = await readHeads();
+      if (tenants.length !== known) cache = await readHeads();
     }
+    // Whether the heads may leave ready jobs out (a queue gave as many as asked for), and how
+    // many there are before the caps found full this wake are filtered out.
+    const truncated = cache.truncated.size > 0;
+    const read = cache.heads.length;
+    const heads = cache.heads.filter(
+      (h) => !this.full.has(queueKey(h.job.tenant, h.job.queue)) && (h.job.concurrencyKey == null || !this.full.has(`k\u0000${h.job.tenant}\u0000${h.job.concurrencyKey}`)),
+    );
     // Nothing ready at all for these workers: until something makes work, freed slots need no round.
     if (read === 0) this.drained = { seq, key: scopeKey(views) };
     if (heads.length === 0) return false;
@@ -206,8 +225,17 @@ export class Dispatcher {
     const now = ctx.now();
     const ready = this.order.rank(heads, settings, { now, agingIntervalMs: ctx.config.agingIntervalMs ?? DEFAULT_AGING_INTERVAL_MS, take: free });
     const plan = planPlacements(ready, views);
-    if (plan.length === 0) return false;
+    if (plan.length === 0) {
+      this.keep(cache);
+      return false;
+    }
     const assigned = await ctx.store.jobAssignMany({ assignments: this.leases(plan, now), now });
+    // What is left for the next rounds: every head but the planned ones — unless some of those
+    // were refused (another server took them, a cap, a pause): then the next round reads afresh.
+    // Heads kept for other scopes (other workers' queues may overlap these) lose the assigned.
+    const taken = new Set(assigned.map((j) => j.id));
+    for (const [k, c] of this.caches) this.caches.set(k, without(c, taken));
+    if (assigned.length === plan.length) this.keep(without(cache, taken));
     // A planned job the store refused while its queue or key has a cap was over the cap: skip
     // that queue or key for the rest of this wake, so the slot goes to someone else.
     let newlyFull = false;
@@ -232,8 +260,20 @@ export class Dispatcher {
     // Look again when another round can find more right away: a cap found full this round (the
     // slot goes to someone else), jobs other servers took first, or slots still free while the
     // read or the ranking (which keeps the best `free`) left ready jobs out. Jobs submitted during
-    // the round have woken it already (wake() sets `again`).
-    return newlyFull || (assigned.length > 0 && (assigned.length < plan.length || (plan.length < free && (truncated || heads.length > ready.length))));
+    // the round have woken it already (wake() sets `again`). Planned from heads left by an earlier
+    // round, of which the store refused some (taken by another server, in a queue paused since):
+    // the next round reads afresh.
+    return (
+      newlyFull ||
+      (left && assigned.length < plan.length) ||
+      (assigned.length > 0 && (assigned.length < plan.length || (plan.length < free && (truncated || heads.length > ready.length))))
+    );
+  }
+
+  /** Keeps heads for the next round of their scope (a few scopes at most: the oldest goes). */
+  private keep(c: HeadsCache): void {
+    this.caches.set(c.key, c);
+    if (this.caches.size > MAX_CACHED_SCOPES) this.caches.delete(this.caches.keys().next().value!);
   }
 
   /** A new lease for each placement. */
@@ -387,17 +427,70 @@ function scopeKey(views: WorkerView[]): string {
   return `${sorted(s.tenants)}\u0000${sorted(s.types)}\u0000${sorted(s.queues)}`;
 }
 
-/** True when some queue gave `perQueue` heads or more (its walks may have stopped short). */
-function anyQueueAt(heads: ReadyHead[], perQueue: number): boolean {
-  if (heads.length < perQueue) return false;
+/**
+ * Ready heads read for a round and not planned by it, kept for the next rounds. A round reads
+ * twice the free slots per queue and walk and plans about the free slots; the next round, woken
+ * by the slots the workers free meanwhile, finds the rest still at the front of their queues —
+ * unless something may have made or reordered work since: any wake-up (a submit, a promotion, a
+ * retry, a cancel or an edit, a queue resumed, another server's notification, the safety tick)
+ * makes the next round read afresh. When the heads left run out with no wake-up since (a
+ * drain), the next read is WIDE_READ times as large and serves several rounds. Reading heads
+ * was PostgreSQL's largest cost in a drain: planning the statement, and each walk starting at
+ * its queue's first index entry and stepping over the entries of every job assigned since the
+ * last vacuum (they stay in the pending partial indexes until then) — hundreds of pages.
+ */
+interface HeadsCache {
+  /** The workSeq when they were read: a wake-up since may have made work they do not show. */
+  seq: number;
+  /** The scope they were read for (workers' tenants, types and queues, and the tenant list). */
+  key: string;
+  /** Heads asked for per queue and walk. */
+  perQueue: number;
+  /** In no particular order; the round ranks them. */
+  heads: ReadyHead[];
+  /** Queues whose walks may have stopped short (they gave perQueue heads), with how many of their heads were planned since. */
+  truncated: Map<string, number>;
+}
+
+/**
+ * True when heads left by the last round (read since the last wake-up for work, for the same
+ * scope) show at least what a fresh read of `want` per queue and walk would: every queue they
+ * may not show whole has `want` of each walk's heads left (each walk gave perQueue, and at most
+ * `taken` of them have been planned since).
+ */
+function usable(c: HeadsCache, want: number): boolean {
+  for (const taken of c.truncated.values()) if (c.perQueue - taken < want) return false;
+  return true;
+}
+
+/** The heads of `c` but the jobs `taken` (assigned), each counted against its queue's walks. */
+function without(c: HeadsCache, taken: ReadonlySet<string>): HeadsCache {
+  const heads: ReadyHead[] = [];
+  const truncated = new Map(c.truncated);
+  for (const h of c.heads) {
+    if (!taken.has(h.job.id)) {
+      heads.push(h);
+      continue;
+    }
+    const k = queueKey(h.job.tenant, h.job.queue);
+    const n = truncated.get(k);
+    if (n !== undefined) truncated.set(k, n + 1);
+  }
+  return { ...c, heads, truncated };
+}
+
+/** The queues that gave `perQueue` heads or more (their walks may have stopped short), each with 0 planned. */
+function queuesAt(heads: ReadyHead[], perQueue: number): Map<string, number> {
+  const out = new Map<string, number>();
+  if (heads.length < perQueue) return out;
   const counts = new Map<string, number>();
   for (const h of heads) {
     const k = queueKey(h.job.tenant, h.job.queue);
     const n = (counts.get(k) ?? 0) + 1;
-    if (n >= perQueue) return true;
+    if (n >= perQueue) out.set(k, 0);
     counts.set(k, n);
   }
-  return false;
+  return out;
 }
 
 /** Slots and resources planned for one worker by fast paths in flight. */

@@ -276,6 +276,67 @@ describe('worker gateway', () => {
     }
   });
 
+  it('plans the rounds of a drain from heads read once, and still assigns a job submitted meanwhile before the older ones', async () => {
+    const store = server.ctx.store;
+    const read = store.jobListReadyHeads.bind(store);
+    // Reads for the drain's worker (other tests' idle workers have rounds of their own).
+    let reads = 0;
+    store.jobListReadyHeads = (p) => (p.queues?.includes('gw-drain') && reads++, read(p));
+    const w = await new RawWorker(server.adminToken!).open();
+    try {
+      await w.hello(['gw-drain'], { capacity: 4 });
+      const spec = { type: 'command' as const, queue: 'gw-drain', payload: { argv: ['true'] } };
+      const { jobs } = await admin.submitBatch(Array.from({ length: 60 }, () => spec));
+      const held: Assignment[] = [];
+      const order: string[] = [];
+      let taken = 0;
+      let batch = 700;
+      let rounds = 0;
+      // Holds what the worker has been assigned; waits for `n` assignments in all.
+      const hold = async (n: number) => {
+        for (;;) {
+          const msgs = w.inbox.filter((m) => m.t === 'assign');
+          for (const m of msgs.slice(taken)) (held.push(...m.jobs), order.push(...m.jobs.map((j) => j.jobId)), rounds++);
+          taken = msgs.length;
+          if (order.length >= n) return;
+          await w.next('assign', () => w.inbox.filter((m) => m.t === 'assign').length > taken);
+        }
+      };
+      // Ends every held job in one report batch: the freed slots make the next round.
+      const finishHeld = async () => {
+        const done = held.splice(0);
+        w.send({ t: 'reports', batch: ++batch, reports: done.map((a) => ({ kind: 'completed', jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: Date.now(), result: null })) });
+        await w.next('ack', (m) => m.batch === batch);
+      };
+      await hold(4);
+      while (order.length < 32) {
+        await finishHeld();
+        await hold(order.length + 4);
+      }
+      // Eight rounds of four, from at most three reads (the first, and one for several rounds).
+      expect(rounds).toBeGreaterThanOrEqual(8);
+      expect(reads).toBeLessThanOrEqual(3);
+      expect(order).toEqual(jobs.slice(0, 32).map((j) => j.id));
+      // A job submitted while the worker is busy: it ranks first, and the next round reads afresh.
+      const urgent = await admin.submit({ ...spec, priority: 10 });
+      expect(urgent.status).toBe('pending');
+      const before = reads;
+      await finishHeld();
+      await hold(36);
+      expect(order[32]).toBe(urgent.id);
+      expect(reads).toBe(before + 1);
+      while (order.length < 61) {
+        await finishHeld();
+        await hold(Math.min(61, order.length + 4));
+      }
+      await finishHeld();
+      expect(order.slice(33)).toEqual(jobs.slice(32).map((j) => j.id));
+    } finally {
+      w.ws.close();
+      store.jobListReadyHeads = read;
+    }
+  });
+
   it('leaves a job of a paused queue pending on the fast path, and assigns it once the queue is resumed', async () => {
     const w = await new RawWorker(server.adminToken!).open();
     await w.hello(['gw-paused']);
