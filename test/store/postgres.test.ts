@@ -214,6 +214,27 @@ describe('postgres store', () => {
     expect(rows.map((r) => r.job_id)).toEqual([kept.id]);
   });
 
+  it('ends attempts in place: the update of an attempt row stays on its page (migration 006, fill factor 70)', async () => {
+    const schema = freshSchema();
+    const s = await openOne(schema);
+    const jobs = Array.from({ length: 200 }, () => newJob());
+    await s.jobInsertMany({ jobs });
+    const held = await s.jobAssignMany({ now: T0, assignments: jobs.map((j) => ({ jobId: j.id, workerId: 'w1', leaseToken: v7(), leaseExpiresAt: T0 + 5000 })) });
+    const pages = async () =>
+      new Map((await admin.unsafe(`SELECT job_id, (ctid::text::point)[0]::int AS page FROM ${schema}.job_attempts`)).map((r) => [r.job_id as string, r.page as number]));
+    const before = await pages();
+    expect(before.size).toBe(200);
+    // Ended in batches of 8, as reports come: each batch finds the room the earlier ones freed
+    // (their old versions are pruned once no transaction can see them).
+    for (let i = 0; i < held.length; i += 8) {
+      await s.reportApplyMany({ workerId: 'w1', reports: held.slice(i, i + 8).map((j) => rep.completed(j)), now: T0 + 1, random: () => 0 });
+    }
+    const after = await pages();
+    // With full pages (the default fill factor of 100) 58 of the 200 new versions went to another page.
+    const moved = [...before].filter(([id, page]) => after.get(id) !== page).length;
+    expect(moved).toBe(0);
+  });
+
   it('keeps batch writes on the key index after the tables grow (no generic plan made while they were small)', async () => {
     // The session first works while jobs and job_attempts hold a few rows: a prepared statement
     // got a generic plan then (a sequential scan, right for a few rows), and kept it as the
