@@ -25,6 +25,8 @@ const TENANTS_TTL_MS = 1000;
 const TICK_MS = 1000;
 /** How many times the usual heads a round reads when the heads of the last read ran out in a drain (see HeadsCache). */
 const WIDE_READ = 4;
+/** Most heads a wide read may be expected to give (the last read's, times WIDE_READ). */
+const MAX_WIDE_HEADS = 4 * MAX_ROUND;
 /** Most scopes (sets of workers with free slots) whose heads are kept between rounds. */
 const MAX_CACHED_SCOPES = 8;
 
@@ -190,14 +192,15 @@ export class Dispatcher {
     for (const [k, c] of this.caches) if (c.seq !== seq) this.caches.delete(k);
     let cache = this.caches.get(key) ?? null;
     this.caches.delete(key);
-    const fresh = cache === null;
-    if (cache !== null && (fresh || !usable(cache, want))) cache = null;
     // Left heads that ran out with nothing new since: a drain, where rounds follow each other on
-    // freed slots alone. Read for several rounds at once.
-    const perQueue = fresh ? want : Math.min(MAX_ROUND, want * WIDE_READ);
+    // freed slots alone. Read for several rounds at once — unless that read would be large (many
+    // queues): the heads are held and ranked every round.
+    const wide = cache !== null && !usable(cache, want) && cache.read * WIDE_READ <= MAX_WIDE_HEADS;
+    if (cache !== null && !usable(cache, want)) cache = null;
+    const perQueue = wide ? Math.min(MAX_ROUND, want * WIDE_READ) : want;
     const readHeads = async (): Promise<HeadsCache> => {
       const all = await ctx.store.jobListReadyHeads({ tenants, queues, types, perQueue });
-      return { seq, key, perQueue, heads: all, truncated: queuesAt(all, perQueue) };
+      return { seq, key, perQueue, read: all.length, heads: all, truncated: queuesAt(all, perQueue) };
     };
     // Heads left by an earlier round may include jobs of a queue paused since: the store refuses
     // them, and a round then follows that reads afresh (see the return below).
@@ -446,6 +449,8 @@ interface HeadsCache {
   key: string;
   /** Heads asked for per queue and walk. */
   perQueue: number;
+  /** Heads the read gave. */
+  read: number;
   /** In no particular order; the round ranks them. */
   heads: ReadyHead[];
   /** Queues whose walks may have stopped short (they gave perQueue heads), with how many of their heads were planned since. */
