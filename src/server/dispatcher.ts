@@ -188,19 +188,20 @@ export class Dispatcher {
     const want = Math.min(limit, Math.max(16, free * 2));
     // The heads this round plans from: those the last round left while they show as much as a
     // fresh read would (see usable), else a fresh read. Taken now: a failed round leaves none.
-    const key = `${scopeKey(views)}\u0000${tenants.join(',')}`;
+    const keyOf = () => `${scopeKey(views)}\u0000${tenants.join(',')}`;
     for (const [k, c] of this.caches) if (c.seq !== seq) this.caches.delete(k);
-    let cache = this.caches.get(key) ?? null;
-    this.caches.delete(key);
+    let cache = this.caches.get(keyOf()) ?? null;
+    this.caches.delete(keyOf());
     // Left heads that ran out with nothing new since: a drain, where rounds follow each other on
     // freed slots alone. Read for several rounds at once — unless that read would be large (many
     // queues): the heads are held and ranked every round.
-    const wide = cache !== null && !usable(cache, want) && cache.read * WIDE_READ <= MAX_WIDE_HEADS;
-    if (cache !== null && !usable(cache, want)) cache = null;
+    const thin = cache !== null && !usable(cache, want);
+    const wide = thin && cache!.read * WIDE_READ <= MAX_WIDE_HEADS;
+    if (thin) cache = null;
     const perQueue = wide ? Math.min(MAX_ROUND, want * WIDE_READ) : want;
     const readHeads = async (): Promise<HeadsCache> => {
       const all = await ctx.store.jobListReadyHeads({ tenants, queues, types, perQueue });
-      return { seq, key, perQueue, read: all.length, heads: all, truncated: queuesAt(all, perQueue) };
+      return { seq, key: keyOf(), perQueue, read: all.length, heads: all, truncated: queuesAt(all, perQueue) };
     };
     // Heads left by an earlier round may include jobs of a queue paused since: the store refuses
     // them, and a round then follows that reads afresh (see the return below).
