@@ -188,10 +188,12 @@ export class Dispatcher {
     const want = Math.min(limit, Math.max(16, free * 2));
     // The heads this round plans from: those the last round left while they show as much as a
     // fresh read would (see usable), else a fresh read. Taken now: a failed round leaves none.
-    const keyOf = () => `${scopeKey(views)}\u0000${tenants.join(',')}`;
+    const scoped = scopeKey(views);
+    const keyOf = () => `${scoped}\u0000${tenants.join(',')}`;
     for (const [k, c] of this.caches) if (c.seq !== seq) this.caches.delete(k);
-    let cache = this.caches.get(keyOf()) ?? null;
-    this.caches.delete(keyOf());
+    const start = keyOf();
+    let cache = this.caches.get(start) ?? null;
+    this.caches.delete(start);
     // Left heads that ran out with nothing new since: a drain, where rounds follow each other on
     // freed slots alone. Read for several rounds at once — unless that read would be large (many
     // queues): the heads are held and ranked every round.
@@ -223,7 +225,7 @@ export class Dispatcher {
       (h) => !this.full.has(queueKey(h.job.tenant, h.job.queue)) && (h.job.concurrencyKey == null || !this.full.has(`k\u0000${h.job.tenant}\u0000${h.job.concurrencyKey}`)),
     );
     // Nothing ready at all for these workers: until something makes work, freed slots need no round.
-    if (read === 0) this.drained = { seq, key: scopeKey(views) };
+    if (read === 0) this.drained = { seq, key: scoped };
     if (heads.length === 0) return false;
     const settings = await this.settingsFor(tenants);
     const now = ctx.now();
@@ -260,7 +262,7 @@ export class Dispatcher {
     this.deliver(push, extras);
     for (const job of assigned) ctx.events.emit('job', job.id);
     // Every ready job the read could see is now assigned, and it saw them all.
-    if (!truncated && assigned.length === read) this.drained = { seq, key: scopeKey(views) };
+    if (!truncated && assigned.length === read) this.drained = { seq, key: scoped };
     // Look again when another round can find more right away: a cap found full this round (the
     // slot goes to someone else), jobs other servers took first, or slots still free while the
     // read or the ranking (which keeps the best `free`) left ready jobs out. Jobs submitted during
