@@ -85,10 +85,11 @@ export function admitWithinCaps(sql: Sql, candidates: Job[]): Set<string> {
       const row = sql.stmt('SELECT concurrency_limit, paused FROM queues WHERE tenant = ? AND name = ?').get(job.tenant, job.queue) as
         | { concurrency_limit: number | null; paused: number }
         | undefined;
-      const cap = row?.concurrency_limit ?? null;
-      const used = cap === null ? 0 : (sql.stmt("SELECT COUNT(*) AS n FROM jobs INDEXED BY jobs_leased_queue WHERE tenant = ? AND queue = ? AND status IN ('assigned', 'running')").get(job.tenant, job.queue) as { n: number }).n;
-      // A paused queue admits nothing (the dispatcher may plan from heads read before the pause).
-      q = { used, cap: row?.paused ? 0 : cap };
+      // A paused queue admits nothing (the dispatcher may plan from heads read before the pause):
+      // a cap of 0, without counting its leases.
+      const cap = row?.paused ? 0 : (row?.concurrency_limit ?? null);
+      const used = !cap ? 0 : (sql.stmt("SELECT COUNT(*) AS n FROM jobs INDEXED BY jobs_leased_queue WHERE tenant = ? AND queue = ? AND status IN ('assigned', 'running')").get(job.tenant, job.queue) as { n: number }).n;
+      q = { used, cap };
       queueUse.set(qk, q);
     }
     if (q.cap !== null && q.used >= q.cap) continue;
