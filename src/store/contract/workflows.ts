@@ -115,6 +115,22 @@ export function workflowsContract(ctx: ContractContext): void {
       expect(ready[0].priority).toBe(1);
     });
 
+    it('an urgent child submitted later raises its existing parent and that parent\'s unfinished ancestors', async () => {
+      const s = ctx.store();
+      const other = (await s.jobInsertMany({ jobs: [newJob({ priority: 5 })] })).jobs[0];
+      const g = await graph(s, [['root', [], {}, { priority: 1 }], ['mid', ['root'], {}, { priority: 1 }]]);
+      let ready = await s.jobListReady({ tenants: [TENANT], types: ['command'], limit: 10 });
+      expect(ready.map((j) => j.id)).toEqual([other.id, g.root.id]);
+      // A later batch: the child names an existing blocked job, whose pending parent is raised too.
+      const res = await s.jobInsertMany({ jobs: [newJob({ status: 'blocked', priority: 9 })], extras: [{ dependsOn: [{ job: g.mid.id, on: 'success', ref: null }] }] });
+      expect(res.jobs[0].status).toBe('blocked');
+      ready = await s.jobListReady({ tenants: [TENANT], types: ['command'], limit: 10 });
+      expect(ready.map((j) => j.id)).toEqual([g.root.id, other.id]);
+      // A second, less urgent child raises nothing.
+      await s.jobInsertMany({ jobs: [newJob({ status: 'blocked', priority: 6 })], extras: [{ dependsOn: [{ job: g.mid.id, on: 'success', ref: null }] }] });
+      expect((await s.jobListReady({ tenants: [TENANT], types: ['command'], limit: 10 })).map((j) => j.id)).toEqual([g.root.id, other.id]);
+    });
+
     it('uniqueKey refuses (or returns) a second job while the first has not ended', async () => {
       const s = ctx.store();
       const first = (await s.jobInsertMany({ jobs: [newJob()], extras: [{ uniqueKey: 'k' }] })).jobs[0];

@@ -115,8 +115,10 @@ export async function applyInsertExtras(tx: Db, p: { jobs: NewJob[] } & JobInser
 
 /** Raises an unfinished job's inherited priority, and its blocked ancestors' (one statement, sent at once). */
 function raiseInherited(tx: Db, id: string, prio: number): Promise<unknown> {
+  // COLLATE "C": the recursive term's ids (job_deps.parent_id) are "C", and PostgreSQL refuses
+  // a recursive query whose terms differ in collation.
   return tx`WITH RECURSIVE up(id) AS (
-      SELECT ${id}::text
+      SELECT ${id}::text COLLATE "C"
       UNION SELECT d.parent_id FROM job_deps d JOIN up ON d.child_id = up.id JOIN jobs c ON c.id = up.id WHERE c.status = 'blocked')
     UPDATE jobs SET inherited_priority = ${prio} FROM up
     WHERE jobs.id = up.id AND jobs.inherited_priority < ${prio} AND jobs.priority < ${prio} AND jobs.status = ANY(${ACTIVE}::text[])`.execute();
