@@ -243,9 +243,13 @@ export class Dispatcher {
     for (const [k, c] of this.caches) this.caches.set(k, without(c, taken));
     if (assigned.length === plan.length) this.keep(without(cache, taken));
     // A planned job the store refused while its queue or key has a cap was over the cap: skip
-    // that queue or key for the rest of this wake, so the slot goes to someone else.
+    // that queue or key for the rest of this wake, so the slot goes to someone else. Not when the
+    // heads were kept: the job may have left pending since, or its queue been paused, without a
+    // wake-up (an edit to run later, a pause, another server), and a full mark would keep the
+    // queue's or key's other jobs from the fresh round that follows; a cap that is really
+    // reached refuses that round's plan too.
     let newlyFull = false;
-    if (assigned.length < plan.length) {
+    if (assigned.length < plan.length && !left) {
       const got = new Set(assigned.map((j) => j.id));
       const byId = new Map(ready.map((j) => [j.id, j]));
       for (const p of plan) {

@@ -5,9 +5,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { BatonClient } from '../../src/client/index.ts';
+import { BatonClient, type JobInput } from '../../src/client/index.ts';
 import type { Assignment, ServerMessage } from '../../src/core/protocol.ts';
 import { startServer, type RunningServer } from '../../src/server/app.ts';
 
@@ -34,8 +34,8 @@ class RawWorker {
   closed: Promise<{ code: number; reason: string }>;
   private readonly opened: Promise<void>;
 
-  constructor(token: string) {
-    this.ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/worker/connect`, { headers: { authorization: `Bearer ${token}` } });
+  constructor(token: string, url = server.url) {
+    this.ws = new WebSocket(`${url.replace('http', 'ws')}/v1/worker/connect`, { headers: { authorization: `Bearer ${token}` } });
     this.ws.on('message', (d) => this.inbox.push(JSON.parse(d.toString()) as ServerMessage));
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
@@ -66,6 +66,23 @@ class RawWorker {
   async hello(queues: string[], extra: Record<string, unknown> = {}): Promise<string> {
     this.send({ t: 'hello', protocol: 1, name: 'raw', host: 'test', types: ['command'], handlers: [], queues, labels: {}, capacity: 2, running: [], ...extra });
     return (await this.next('welcome')).workerId;
+  }
+
+  /** Every assignment received so far, in order. */
+  assigned(): Assignment[] {
+    return this.inbox.flatMap((m) => (m.t === 'assign' ? m.jobs : []));
+  }
+
+  /** Waits until `n` assignments in all have arrived (throws after 10 s); all of them, in order. */
+  async waitAssigned(n: number): Promise<Assignment[]> {
+    await this.next('assign', () => this.assigned().length >= n);
+    return this.assigned();
+  }
+
+  /** Completes `done` in one report batch and waits for its ack. */
+  async complete(batch: number, ...done: Assignment[]): Promise<void> {
+    this.send({ t: 'reports', batch, reports: done.map((a) => ({ kind: 'completed', jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: Date.now(), result: null })) });
+    await this.next('ack', (m) => m.batch === batch);
   }
 }
 
@@ -335,6 +352,89 @@ describe('worker gateway', () => {
       w.ws.close();
       store.jobListReadyHeads = read;
     }
+  });
+
+  // Kept heads may be out of date in ways no wake-up tells of; a round planned from them must
+  // still assign what a fresh read would (found in review; each test failed before its fix).
+  // A server of their own: a wake-up from an earlier test's leftovers (a retry coming due) would
+  // drop the kept heads and hide what is tested.
+  describe('heads kept between rounds', () => {
+    let own: RunningServer;
+    let ownDir: string;
+    let client: BatonClient;
+    beforeEach(async () => {
+      ownDir = await mkdtemp(path.join(os.tmpdir(), 'baton-gateway-kept-'));
+      own = await startServer({ port: 0, dataDir: ownDir, logLevel: 'silent', dispatchTickMs: 600_000 });
+      client = new BatonClient({ url: own.url, token: own.adminToken! });
+    });
+    afterEach(async () => {
+      await own.close();
+      await rm(ownDir, { recursive: true, force: true });
+    });
+    const cmd = (queue: string, extra: Partial<JobInput> = {}): JobInput => ({ type: 'command', queue, payload: { argv: ['true'] }, ...extra });
+    const settle = () => new Promise((r) => setTimeout(r, 300));
+
+    it('a kept job edited to run later does not keep the rest of its capped queue from a free slot', async () => {
+      await client.setQueueSettings('gw-kept-cap', { concurrencyLimit: 10 });
+      const w = await new RawWorker(own.adminToken!, own.url).open();
+      try {
+        await w.hello(['gw-kept-cap'], { capacity: 1 });
+        const { jobs } = await client.submitBatch([cmd('gw-kept-cap'), cmd('gw-kept-cap'), cmd('gw-kept-cap')]);
+        const [a, b, c] = jobs;
+        // The round plans a (the oldest) and keeps b and c.
+        const [first] = await w.waitAssigned(1);
+        expect(first.jobId).toBe(a.id);
+        // b moves an hour ahead: scheduled, which wakes no dispatcher.
+        expect((await client.modify(b.id, { delayMs: 3_600_000 })).status).toBe('scheduled');
+        await settle();
+        // The kept heads plan b, which the store refuses; that is no cap reached, and c goes next.
+        await w.complete(801, first);
+        expect((await w.waitAssigned(2)).map((x) => x.jobId)).toEqual([a.id, c.id]);
+      } finally {
+        w.ws.close();
+      }
+    });
+
+    it('a kept job of a queue paused since does not keep the jobs sharing its concurrency key from a free slot', async () => {
+      const w = await new RawWorker(own.adminToken!, own.url).open();
+      try {
+        await w.hello(['gw-kept-p', 'gw-kept-q'], { capacity: 2 });
+        const key = { concurrencyKey: 'gw-kept-k', concurrencyLimit: 10 };
+        const { jobs } = await client.submitBatch([cmd('gw-kept-p'), cmd('gw-kept-q'), cmd('gw-kept-p', key), cmd('gw-kept-q', key)]);
+        const [p0, q0, pk, qk] = jobs;
+        // One job of each queue; pk and qk are kept.
+        const firsts = await w.waitAssigned(2);
+        expect(firsts.map((x) => x.jobId).sort()).toEqual([p0.id, q0.id].sort());
+        // A pause wakes no dispatcher (a resume does).
+        await client.pauseQueue('gw-kept-p');
+        await settle();
+        await w.complete(802, firsts.find((x) => x.jobId === p0.id)!);
+        // A fresh read shows only qk: it takes the freed slot whichever kept job was planned.
+        expect((await w.waitAssigned(3)).map((x) => x.jobId).slice(2)).toEqual([qk.id]);
+        expect((await client.getJob(pk.id)).status).toBe('pending');
+      } finally {
+        w.ws.close();
+      }
+    });
+
+    it('ranks a pending job whose inherited priority a blocked child raised as a fresh read does', async () => {
+      const w = await new RawWorker(own.adminToken!, own.url).open();
+      try {
+        await w.hello(['gw-kept-inherit'], { capacity: 1 });
+        const { jobs } = await client.submitBatch([cmd('gw-kept-inherit'), cmd('gw-kept-inherit'), cmd('gw-kept-inherit'), cmd('gw-kept-inherit')]);
+        const [a, , , d] = jobs;
+        const [first] = await w.waitAssigned(1);
+        expect(first.jobId).toBe(a.id);
+        // An urgent job that needs d: blocked, and d inherits its priority 9.
+        const child = await client.submit({ ...cmd('gw-kept-inherit'), priority: 9, dependsOn: [{ job: d.id }] });
+        expect(child.status).toBe('blocked');
+        await settle();
+        await w.complete(803, first);
+        expect((await w.waitAssigned(2))[1].jobId).toBe(d.id);
+      } finally {
+        w.ws.close();
+      }
+    });
   });
 
   it('leaves a job of a paused queue pending on the fast path, and assigns it once the queue is resumed', async () => {

@@ -199,6 +199,35 @@ describe('postgres store', () => {
     await unlisten();
   });
 
+  it('wakes other servers when a blocked job raises the inherited priority of a pending parent, not when it raises nothing', async () => {
+    const schema = freshSchema();
+    const listener = await openOne(schema);
+    const writer = await openOne(schema, { migrate: false });
+    const heard = wakeCounter();
+    const unlisten = await listener.listen!('wake', heard.hit);
+    const parent = newJob({ priority: 5 });
+    let woke = heard.next();
+    await writer.jobInsertMany({ jobs: [parent] });
+    await woke;
+    // A blocked child wakes nobody by itself; a raise of a pending job does (other servers' kept
+    // heads rank it by its old priority). Commit order: the fence's wake comes after the child's.
+    const childThenFence = async (priority: number) => {
+      const before = heard.n;
+      const res = await writer.jobInsertMany({ jobs: [newJob({ priority })], extras: [{ dependsOn: [{ job: parent.id, on: 'completion', ref: null }] }] });
+      expect(res.jobs[0].status).toBe('blocked');
+      const fenced = heard.next();
+      await writer.jobInsertMany({ jobs: [newJob({ queue: 'fence' })] });
+      await fenced;
+      await new Promise((r) => setTimeout(r, 50));
+      return heard.n - before;
+    };
+    expect(await childThenFence(3)).toBe(1);
+    expect(await childThenFence(9)).toBe(2);
+    const [row] = await admin.unsafe(`SELECT inherited_priority FROM ${schema}.jobs WHERE id = $1`, [parent.id]);
+    expect(row.inherited_priority).toBe(9);
+    await unlisten();
+  });
+
   it('deletes the attempts of the jobs a bulk delete removes (attempts have no foreign key since migration 005)', async () => {
     const schema = freshSchema();
     const s = await openOne(schema);

@@ -65,7 +65,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export const MAX_PAGE = 1000;
 
 /**
- * Tells the services about freshly written jobs: the dispatcher about ready ones, the promoter
+ * Tells the services about freshly written jobs: the dispatcher about ready and blocked ones, the promoter
  * about the earliest scheduled one, and in-process listeners (SSE) about each.
  */
 export function announceJobs(ctx: ServerContext, jobs: Job[]): void {
@@ -73,7 +73,9 @@ export function announceJobs(ctx: ServerContext, jobs: Job[]): void {
   let soonest: number | null = null;
   let deadline: number | null = null;
   for (const j of jobs) {
-    if (j.status === 'pending') ready = true;
+    // A blocked job may have raised the inherited priority of pending parents: a dispatcher
+    // holding ready heads ranks them by what it read, until a wake-up makes it read again.
+    if (j.status === 'pending' || j.status === 'blocked') ready = true;
     if (j.status === 'scheduled' && (soonest === null || j.runAt < soonest)) soonest = j.runAt;
     if (j.deadline != null && (deadline === null || j.deadline < deadline)) deadline = j.deadline;
     ctx.events.emit('job', j.id);

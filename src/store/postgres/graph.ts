@@ -43,9 +43,15 @@ export async function checkUniqueKeys(tx: Db, jobs: NewJob[], extras: JobInsertO
   return standIns(keyed, extras, held);
 }
 
-/** After a batch's rows are inserted (same transaction); see the SQLite twin. */
-export async function applyInsertExtras(tx: Db, p: { jobs: NewJob[] } & JobInsertOptions, result: InsertResult): Promise<Job[]> {
-  if (!p.extras && !p.graphOnFailure) return [];
+/**
+ * After a batch's rows are inserted (same transaction); see the SQLite twin. Returns the jobs it
+ * changed (released or cancelled at insert) and the tenants of pending jobs whose inherited
+ * priority it raised: a dispatcher holding ready heads ranks those by their old priority until
+ * it is woken (the caller's NOTIFY wakes other servers; the route wakes its own).
+ */
+export async function applyInsertExtras(tx: Db, p: { jobs: NewJob[] } & JobInsertOptions, result: InsertResult): Promise<{ changed: Job[]; raised: string[] }> {
+  const none = { changed: [], raised: [] };
+  if (!p.extras && !p.graphOnFailure) return none;
   const idMap = new Map<string, string>();
   p.jobs.forEach((n, i) => idMap.set(n.id, result.jobs[i].id));
   const batch: { job: Job; extra: JobInsertExtra | undefined }[] = [];
@@ -55,7 +61,7 @@ export async function applyInsertExtras(tx: Db, p: { jobs: NewJob[] } & JobInser
     const extra = e && { ...e, dependsOn: e.dependsOn?.map((d) => ({ ...d, job: idMap.get(d.job) ?? d.job })) };
     batch.push({ job: result.jobs[i], extra });
   });
-  if (batch.length === 0) return [];
+  if (batch.length === 0) return none;
   const inBatch = new Set(batch.map((b) => b.job.id));
   const outside = [...new Set(batch.flatMap((b) => (b.extra?.dependsOn ?? []).map((d) => d.job)).filter((id) => !inBatch.has(id)))].sort();
   const existing = new Map<string, ExistingParent>();
@@ -107,21 +113,27 @@ export async function applyInsertExtras(tx: Db, p: { jobs: NewJob[] } & JobInser
   }
   // After the dependencies on the wire: the walk up reads them. Raises only ever go up, so their
   // order among themselves does not matter.
-  for (const [id, prio] of plan.raise) writes.push(raiseInherited(tx, id, prio));
-  await allInOrder(writes);
+  const raises = [...plan.raise].map(([id, prio]) => raiseInherited(tx, id, prio));
+  await allInOrder([...writes, ...raises]);
+  const raised = (await Promise.all(raises)).flat();
   const cancelled = batch.filter((b) => b.job.status === 'cancelled').map((b) => b.job);
-  return cancelled.length > 0 ? onJobsEnded(tx, cancelled, batch[0].job.createdAt) : [];
+  const changed = cancelled.length > 0 ? await onJobsEnded(tx, cancelled, batch[0].job.createdAt) : [];
+  return { changed, raised };
 }
 
-/** Raises an unfinished job's inherited priority, and its blocked ancestors' (one statement, sent at once). */
-function raiseInherited(tx: Db, id: string, prio: number): Promise<unknown> {
+/**
+ * Raises an unfinished job's inherited priority, and its blocked ancestors' (one statement, sent
+ * at once); resolves to the tenants of the pending jobs it raised.
+ */
+function raiseInherited(tx: Db, id: string, prio: number): Promise<string[]> {
   // COLLATE "C": the recursive term's ids (job_deps.parent_id) are "C", and PostgreSQL refuses
   // a recursive query whose terms differ in collation.
   return tx`WITH RECURSIVE up(id) AS (
       SELECT ${id}::text COLLATE "C"
       UNION SELECT d.parent_id FROM job_deps d JOIN up ON d.child_id = up.id JOIN jobs c ON c.id = up.id WHERE c.status = 'blocked')
     UPDATE jobs SET inherited_priority = ${prio} FROM up
-    WHERE jobs.id = up.id AND jobs.inherited_priority < ${prio} AND jobs.priority < ${prio} AND jobs.status = ANY(${ACTIVE}::text[])`.execute();
+    WHERE jobs.id = up.id AND jobs.inherited_priority < ${prio} AND jobs.priority < ${prio} AND jobs.status = ANY(${ACTIVE}::text[])
+    RETURNING jobs.tenant, jobs.status`.execute().then((rows) => rows.filter((r) => r.status === 'pending').map((r) => r.tenant as string));
 }
 
 /**

@@ -202,7 +202,7 @@ function insertMany(
       jobs.push(j);
       existed.push(true);
     }
-    const changed = await applyInsertExtras(tx, p, { jobs, existed });
+    const { changed, raised } = await applyInsertExtras(tx, p, { jobs, existed });
     // New work wakes other servers, as do jobs released at insert (their parents had ended);
     // scheduled ones too: the maintenance loop re-reads the next run time. Statuses as the graph
     // step left them (a job it blocked wakes nobody).
@@ -230,7 +230,8 @@ function insertMany(
     // other servers see it on their next wake-up.
     const planned = assigning === null ? null : new Set(assigning.results.map((r) => r.job.id));
     const woken = [...newJobs.filter((j) => (j.status === 'pending' && !planned?.has(j.id)) || j.status === 'scheduled'), ...changed.filter((j) => j.status === 'pending')];
-    defer(notifyWake(tx, c, woken.map((j) => j.tenant)));
+    // Pending jobs whose inherited priority rose: other servers' kept heads rank them too low.
+    defer(notifyWake(tx, c, [...woken.map((j) => j.tenant), ...raised]));
     return { jobs, existed, assigning };
   });
 }

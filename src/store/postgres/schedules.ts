@@ -172,13 +172,17 @@ async function activeRuns(tx: Db, scheduleId: string): Promise<Job[]> {
 }
 
 /** Inserts one fire's job inside `tx`, as jobInsertMany would (tags, queue row, dependencies). */
-async function insertFireJob(tx: Db, p: Parameters<Store['scheduleFire']>[0]['fires'][number], dependsOn: string | null): Promise<Job> {
+async function insertFireJob(tx: Db, c: Ctx, p: Parameters<Store['scheduleFire']>[0]['fires'][number], dependsOn: string | null): Promise<Job> {
   const job = jobFromNew(p.job);
   await insertJobRows(tx, [job]);
   await insertTags(tx, [job]);
   await ensureQueues(tx, [{ tenant: job.tenant, name: job.queue, at: job.createdAt }]);
   const result = { jobs: [job], existed: [false] };
-  if (dependsOn !== null) await applyInsertExtras(tx, { jobs: [p.job], extras: [{ dependsOn: [{ job: dependsOn, on: 'completion', ref: null }] }] }, result);
+  if (dependsOn !== null) {
+    const { raised } = await applyInsertExtras(tx, { jobs: [p.job], extras: [{ dependsOn: [{ job: dependsOn, on: 'completion', ref: null }] }] }, result);
+    // A pending run whose inherited priority rose: other servers' kept heads rank it too low.
+    await notifyWake(tx, c, raised);
+  }
   return result.jobs[0];
 }
 
@@ -227,7 +231,7 @@ async function fireIn(tx: Db, c: Ctx, p: Parameters<Store['scheduleFire']>[0]): 
       }
       let job: Job | null = null;
       if (decision !== 'skip') {
-        job = await insertFireJob(tx, f, decision === 'queue' ? active[active.length - 1].id : null);
+        job = await insertFireJob(tx, c, f, decision === 'queue' ? active[active.length - 1].id : null);
         active.push(job);
         result.jobs.push(job);
         if (!p.trigger) made++;
