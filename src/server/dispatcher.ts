@@ -29,6 +29,8 @@ const WIDE_READ = 4;
 const MAX_WIDE_HEADS = 4 * MAX_ROUND;
 /** Most scopes (sets of workers with free slots) whose heads are kept between rounds. */
 const MAX_CACHED_SCOPES = 8;
+/** Most heads kept for one scope: a larger read (hundreds of queues) is read afresh each round. */
+const MAX_KEPT_HEADS = 4 * MAX_WIDE_HEADS;
 
 export class Dispatcher {
   private running = false;
@@ -174,6 +176,8 @@ export class Dispatcher {
     const { ctx } = this;
     const seq = this.workSeq;
     this.drained = null;
+    // Heads kept before the last work wake-up are out of date: dropped even when no worker is free.
+    for (const [k, c] of this.caches) if (c.seq !== seq) this.caches.delete(k);
     const views = this.freeViews();
     if (views.length === 0) return false;
     // A shared worker (system token) serves every tenant, so every tenant's ready work counts.
@@ -190,7 +194,6 @@ export class Dispatcher {
     // fresh read would (see usable), else a fresh read. Taken now: a failed round leaves none.
     const scoped = scopeKey(views);
     const keyOf = () => `${scoped}\u0000${tenants.join(',')}`;
-    for (const [k, c] of this.caches) if (c.seq !== seq) this.caches.delete(k);
     const start = keyOf();
     let cache = this.caches.get(start) ?? null;
     this.caches.delete(start);
@@ -280,8 +283,9 @@ export class Dispatcher {
     );
   }
 
-  /** Keeps heads for the next round of their scope (a few scopes at most: the oldest goes). */
+  /** Keeps heads for the next round of their scope (a few scopes at most: the oldest goes; none past MAX_KEPT_HEADS). */
   private keep(c: HeadsCache): void {
+    if (c.heads.length > MAX_KEPT_HEADS) return;
     this.caches.set(c.key, c);
     if (this.caches.size > MAX_CACHED_SCOPES) this.caches.delete(this.caches.keys().next().value!);
   }
