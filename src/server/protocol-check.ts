@@ -30,9 +30,17 @@ function leases(v: unknown, what: string): LeaseHeld[] {
   return v as LeaseHeld[];
 }
 
+/** Largest value of a 32-bit integer column (attempts, exit codes). */
+const INT4_MAX = 2 ** 31 - 1;
+
+/** An integer a 32-bit column holds (the PostgreSQL store's attempt and exit_code). */
+function isInt4(v: unknown): boolean {
+  return Number.isInteger(v) && (v as number) >= -INT4_MAX - 1 && (v as number) <= INT4_MAX;
+}
+
 function lease(l: unknown, what: string): void {
-  if (!isObj(l) || typeof l.jobId !== 'string' || !Number.isInteger(l.attempt) || typeof l.leaseToken !== 'string') {
-    bad(`${what}: each entry needs jobId, attempt and leaseToken`);
+  if (!isObj(l) || typeof l.jobId !== 'string' || !isInt4(l.attempt) || typeof l.leaseToken !== 'string') {
+    bad(`${what}: each entry needs jobId, attempt and leaseToken (attempt a 32-bit integer)`);
   }
 }
 
@@ -63,8 +71,11 @@ function checkReport(r: unknown): asserts r is Report {
   const o = r as Record<string, unknown>;
   if (typeof o.kind !== 'string' || !KINDS.has(o.kind)) bad(`report.kind must be one of ${[...KINDS].join(', ')}`);
   if (o.kind === 'progress' && (typeof o.progress !== 'number' || !Number.isFinite(o.progress))) bad('progress report needs a numeric progress');
-  if (o.kind === 'log' && (!Number.isInteger(o.seq) || typeof o.data !== 'string' || !STREAMS.has(o.stream as string))) {
+  if (o.kind === 'log' && (!Number.isSafeInteger(o.seq) || typeof o.data !== 'string' || !STREAMS.has(o.stream as string))) {
     bad('log report needs seq (integer), stream (stdout|stderr|system) and data (string)');
+  }
+  if ((o.kind === 'completed' || o.kind === 'failed') && o.exitCode !== undefined && o.exitCode !== null && !isInt4(o.exitCode)) {
+    bad(`${o.kind} report: exitCode must be a 32-bit integer or null`);
   }
   if (o.kind === 'failed' && (!isObj(o.error) || typeof o.error.code !== 'string' || typeof o.error.message !== 'string')) {
     bad('failed report needs error {code, message}');

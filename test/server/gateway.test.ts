@@ -135,6 +135,22 @@ describe('worker gateway', () => {
     await w.hello(['gw-malformed']);
     w.send({ t: 'reports', batch: 1, reports: [{ kind: 'completed', jobId: 'x' }] });
     expect((await w.next('error')).message).toMatch(/jobId, attempt and leaseToken/);
+    // Integers the stores' 32-bit columns cannot hold: on PostgreSQL they would fail the batch
+    // they came in (every other report of it), again at each resend.
+    const lease = { jobId: 'x', attempt: 1, leaseToken: 't', at: 0 };
+    const cases: [unknown, RegExp][] = [
+      [{ ...lease, attempt: 2 ** 31, kind: 'started' }, /attempt a 32-bit integer/],
+      [{ ...lease, kind: 'completed', result: null, exitCode: 2 ** 40 }, /exitCode must be a 32-bit integer/],
+      [{ ...lease, kind: 'failed', error: { code: 'x', message: 'y' }, exitCode: 1.5 }, /exitCode must be a 32-bit integer/],
+      [{ ...lease, kind: 'log', seq: 2 ** 60, stream: 'stdout', data: '' }, /log report needs seq/],
+    ];
+    for (const [report, pattern] of cases) {
+      const v = await new RawWorker(server.adminToken!).open();
+      await v.hello(['gw-malformed']);
+      v.send({ t: 'reports', batch: 1, reports: [report] });
+      expect((await v.next('error')).message).toMatch(pattern);
+      expect((await v.closed).code).toBe(1008);
+    }
   });
 
   it('answers each report with a verdict: unknown jobs, forged leases and stale attempts are refused', async () => {

@@ -228,6 +228,17 @@ describe('postgres store', () => {
     await unlisten();
   });
 
+  it('stores a NUL and a lone surrogate as U+FFFD in text and jsonb instead of failing the statement', async () => {
+    const s = await openOne(freshSchema());
+    const cut = 'x \u{1F600}'.slice(0, -1);
+    const job = newJob({ name: 'a\u0000b', payload: { argv: ['echo', 'c\u0000d', cut] }, metadata: { note: 'e\u0000f' } });
+    await s.jobInsertMany({ jobs: [job] });
+    const got = (await s.jobGet({ tenant: TENANT, id: job.id }))!;
+    expect(got.name).toBe('a\ufffdb');
+    expect(got.payload).toEqual({ argv: ['echo', 'c\ufffdd', 'x \ufffd'] });
+    expect(got.metadata).toEqual({ note: 'e\ufffdf' });
+  });
+
   it('deletes the attempts of the jobs a bulk delete removes (attempts have no foreign key since migration 005)', async () => {
     const schema = freshSchema();
     const s = await openOne(schema);

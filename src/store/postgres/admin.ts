@@ -6,7 +6,7 @@ import { BatonError } from '../../core/errors.ts';
 import type { AuditEntry, AuditInput, JobStatus, QueueStats, Tenant, TokenRecord, WorkerInfo, WorkerStatus } from '../../core/types.ts';
 import type { Page } from '../types.ts';
 import { inTx, isUniqueViolation, type Db, type Pool } from './db.ts';
-import { auditFromRow, tenantFromRow, tokenFromRow, workerFromRow } from './rows.ts';
+import { auditFromRow, jsonbText, tenantFromRow, tokenFromRow, workerFromRow } from './rows.ts';
 import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, writeAudit, type Ctx } from './write.ts';
 
 /** Creates a tenant; BATON_E_CONFLICT when the id is taken. */
@@ -126,8 +126,8 @@ export async function workerUpsert(sql: Db, p: { worker: WorkerInfo }): Promise<
   const w = p.worker;
   const [row] = await sql`INSERT INTO workers (id, tenant, name, host, types, handlers, queues, labels, capacity, cpu, memory_mb,
       region, zone, status, registered_at, last_seen_at)
-    VALUES (${w.id}, ${w.tenant}, ${w.name}, ${w.host}, ${JSON.stringify(w.types)}::text::jsonb, ${JSON.stringify(w.handlers)}::text::jsonb,
-      ${JSON.stringify(w.queues)}::text::jsonb, ${JSON.stringify(w.labels)}::text::jsonb, ${w.capacity}, ${w.cpu}::float8, ${w.memoryMb}::int8,
+    VALUES (${w.id}, ${w.tenant}, ${w.name}, ${w.host}, ${jsonbText(w.types)}::text::jsonb, ${jsonbText(w.handlers)}::text::jsonb,
+      ${jsonbText(w.queues)}::text::jsonb, ${jsonbText(w.labels)}::text::jsonb, ${w.capacity}, ${w.cpu}::float8, ${w.memoryMb}::int8,
       ${w.region}, ${w.zone}, ${w.status}, ${w.registeredAt}::int8, ${w.lastSeenAt}::int8)
     ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, name = excluded.name, host = excluded.host,
       types = excluded.types, handlers = excluded.handlers, queues = excluded.queues, labels = excluded.labels,

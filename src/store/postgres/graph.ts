@@ -18,7 +18,7 @@ import type { GraphNodeRecord, InsertResult, JobInsertExtra, JobInsertOptions } 
 import { holderKey, keyedJobs, standIns } from '../unique-keys.ts';
 import { allInOrder, type Db } from './db.ts';
 import { insertJobRows, insertTags } from './jobs.ts';
-import { jobFromNew, jobFromRow, type JobRow } from './rows.ts';
+import { jobFromNew, jobFromRow, jsonbText, type JobRow } from './rows.ts';
 import { ensureQueues, writeResults } from './write.ts';
 
 const ACTIVE = ['blocked', 'scheduled', 'pending', 'assigned', 'running'];
@@ -78,7 +78,7 @@ export async function applyInsertExtras(tx: Db, p: { jobs: NewJob[] } & JobInser
     const j = b.job;
     const e = b.extra;
     for (const d of e?.dependsOn ?? []) deps.push({ child: j.id, parent: d.job, on: d.on, ref: d.ref, tenant: j.tenant });
-    if (e?.onFailure) failures.push({ id: j.id, tenant: j.tenant, spec: JSON.stringify(e.onFailure) });
+    if (e?.onFailure) failures.push({ id: j.id, tenant: j.tenant, spec: jsonbText(e.onFailure) });
     const { inherited, write } = applyPlan(b, plan, members);
     if (write) {
       updates.push({ j, ref: e?.ref ?? null, inherited });
@@ -107,7 +107,7 @@ export async function applyInsertExtras(tx: Db, p: { jobs: NewJob[] } & JobInser
   if (plan.graphId !== null) {
     if (plan.adopt.length > 0) writes.push(tx`UPDATE jobs SET graph_id = ${plan.graphId} WHERE id = ANY(${plan.adopt}::text[]) AND graph_id IS NULL`.execute());
     if (p.graphOnFailure) {
-      writes.push(tx`INSERT INTO graph_on_failure (graph_id, tenant, spec) VALUES (${plan.graphId}, ${batch[0].job.tenant}, ${JSON.stringify(p.graphOnFailure)}::text::jsonb)
+      writes.push(tx`INSERT INTO graph_on_failure (graph_id, tenant, spec) VALUES (${plan.graphId}, ${batch[0].job.tenant}, ${jsonbText(p.graphOnFailure)}::text::jsonb)
         ON CONFLICT DO NOTHING`.execute());
     }
   }

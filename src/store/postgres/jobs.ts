@@ -13,7 +13,7 @@ import { allInOrder, inTx, isUniqueViolation, type Db } from './db.ts';
 import { checkFence } from './leaders.ts';
 import { admitWithinCaps, type QueueCaps } from './limits.ts';
 import { sendBatch, type Column } from './batch.ts';
-import { attemptFromRow, jobFromNew, jobFromRow, type JobRow } from './rows.ts';
+import { attemptFromRow, jobFromNew, jobFromRow, jsonbText, type JobRow } from './rows.ts';
 import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, wakes, writeAudit, writeAudits, writeNewAssignments, writeResults, type Ctx } from './write.ts';
 
 /** Rows per INSERT statement: big enough to amortise the round trip, small enough to stay light. */
@@ -32,11 +32,11 @@ const JOB_INSERT: Column<Job>[] = [
   { name: 'max_retries', type: 'int4', value: (j) => j.maxRetries },
   { name: 'timeout_ms', type: 'int8', value: (j) => j.timeoutMs },
   { name: 'idempotency_key', type: 'text', value: (j) => j.idempotencyKey },
-  { name: 'payload', type: 'text', cast: '::jsonb', value: (j) => JSON.stringify(j.payload) },
-  { name: 'backoff', type: 'text', cast: '::jsonb', value: (j) => JSON.stringify(j.backoff) },
-  { name: 'requirements', type: 'text', cast: '::jsonb', value: (j) => JSON.stringify(j.requirements) },
-  { name: 'tags', type: 'text', cast: '::jsonb', value: (j) => JSON.stringify(j.tags) },
-  { name: 'metadata', type: 'text', cast: '::jsonb', value: (j) => JSON.stringify(j.metadata) },
+  { name: 'payload', type: 'text', cast: '::jsonb', value: (j) => jsonbText(j.payload) },
+  { name: 'backoff', type: 'text', cast: '::jsonb', value: (j) => jsonbText(j.backoff) },
+  { name: 'requirements', type: 'text', cast: '::jsonb', value: (j) => jsonbText(j.requirements) },
+  { name: 'tags', type: 'text', cast: '::jsonb', value: (j) => jsonbText(j.tags) },
+  { name: 'metadata', type: 'text', cast: '::jsonb', value: (j) => jsonbText(j.metadata) },
   { name: 'created_at', type: 'int8', value: (j) => j.createdAt },
   { name: 'deadline', type: 'int8', value: (j) => j.deadline ?? null },
   { name: 'concurrency_key', type: 'text', value: (j) => j.concurrencyKey ?? null },
@@ -284,9 +284,9 @@ export async function jobApply(c: Ctx, p: { tenant: string; id: string; event: J
     if (specChanged) {
       await tx`UPDATE jobs SET type = ${after.type}, name = ${after.name}, queue = ${after.queue}, priority = ${after.priority},
           max_retries = ${after.maxRetries}, timeout_ms = ${after.timeoutMs}::int8, idempotency_key = ${after.idempotencyKey},
-          payload = ${JSON.stringify(after.payload)}::text::jsonb, backoff = ${JSON.stringify(after.backoff)}::text::jsonb,
-          requirements = ${JSON.stringify(after.requirements)}::text::jsonb, tags = ${JSON.stringify(after.tags)}::text::jsonb,
-          metadata = ${JSON.stringify(after.metadata)}::text::jsonb
+          payload = ${jsonbText(after.payload)}::text::jsonb, backoff = ${jsonbText(after.backoff)}::text::jsonb,
+          requirements = ${jsonbText(after.requirements)}::text::jsonb, tags = ${jsonbText(after.tags)}::text::jsonb,
+          metadata = ${jsonbText(after.metadata)}::text::jsonb
         WHERE id = ${after.id}`;
       if (after.queue !== before.queue) await ensureQueues(tx, [{ tenant: after.tenant, name: after.queue, at: p.now }]);
       if (JSON.stringify(after.tags) !== JSON.stringify(before.tags)) {

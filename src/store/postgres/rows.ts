@@ -10,9 +10,28 @@ import { timeFields } from '../job-shape.ts';
 /** A row of `jobs` as the client returns it. */
 export type JobRow = Record<string, unknown> & { id: string };
 
-/** JSON text for a jsonb parameter; null and undefined become SQL NULL. */
+/**
+ * The escapes of jsonb's two refusals in JSON text as JSON.stringify writes it: `\u0000` (NUL)
+ * and a lone UTF-16 surrogate (`\ud800`–`\udfff`; a whole pair is written as characters, never
+ * as escapes). Only after an even run of backslashes, so an escaped backslash followed by the
+ * letters `u0000` stays as it is.
+ */
+const JSONB_REFUSED = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi;
+
+/**
+ * JSON text of `v` that jsonb accepts: PostgreSQL refuses a NUL and an unpaired surrogate in
+ * jsonb (and fails the statement, and with it a whole batch), which JSON and SQLite allow; both
+ * become U+FFFD, as an unpaired surrogate does in any UTF-8 text. NUL characters in text
+ * parameters are replaced the same way by the pool's text serializer (db.ts).
+ */
+export function jsonbText(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s.includes('\\u') ? s.replace(JSONB_REFUSED, '$1\\ufffd') : s;
+}
+
+/** JSON text for a jsonb parameter (jsonbText); null and undefined become SQL NULL. */
 export function jsonText(v: unknown): string | null {
-  return v === null || v === undefined ? null : JSON.stringify(v);
+  return v === null || v === undefined ? null : jsonbText(v);
 }
 
 /** A job row to a Job; `attempts` is filled by the caller when it loaded them. */

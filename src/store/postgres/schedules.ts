@@ -13,7 +13,7 @@ import { inTx, isUniqueViolation, type Db } from './db.ts';
 import { applyInsertExtras, onJobsEnded } from './graph.ts';
 import { insertJobRows, insertTags } from './jobs.ts';
 import { checkFence } from './leaders.ts';
-import { jobFromNew, jobFromRow, type JobRow } from './rows.ts';
+import { jobFromNew, jobFromRow, jsonbText, type JobRow } from './rows.ts';
 import { checkLimit, decodeCursor, encodeCursor, ensureQueues, notifyWake, writeAudit, writeResults, type Ctx } from './write.ts';
 
 /** How many of a schedule's newest runs the overlap policy looks at for active ones. */
@@ -42,7 +42,7 @@ function specJson(s: ScheduleSpec, paused = s.paused): string {
     maxExecutions: s.maxExecutions, jitterMs: s.jitterMs, overlap: s.overlap, catchUp: s.catchUp,
     maxCatchUp: s.maxCatchUp, paused,
   };
-  return JSON.stringify(spec);
+  return jsonbText(spec);
 }
 
 async function load(sql: Db, tenant: string, id: string, lock = false): Promise<ScheduleRecord | null> {

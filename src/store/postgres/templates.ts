@@ -9,6 +9,7 @@ import { sameTemplate } from '../sqlite/templates.ts';
 import type { TemplateRecord } from '../types.ts';
 import { inTx, type Db, type Pool } from './db.ts';
 import { writeAudit } from './write.ts';
+import { jsonbText } from './rows.ts';
 
 function fromRow(r: Record<string, unknown>): TemplateRecord {
   return {
@@ -36,7 +37,7 @@ export async function templateCreate(
     const [{ v }] = await tx`SELECT COALESCE(MAX(version), 0) AS v FROM templates WHERE tenant = ${p.tenant} AND name = ${p.name}`;
     const rec: TemplateRecord = { tenant: p.tenant, name: p.name, version: Number(v) + 1, description: p.description, spec: p.spec, paramsSchema: p.paramsSchema, createdAt: p.now };
     await tx`INSERT INTO templates (tenant, name, version, description, spec, params_schema, created_at)
-      VALUES (${rec.tenant}, ${rec.name}, ${rec.version}, ${rec.description}, ${JSON.stringify(rec.spec)}::text::jsonb, ${JSON.stringify(rec.paramsSchema)}::text::jsonb, ${rec.createdAt}::int8)`;
+      VALUES (${rec.tenant}, ${rec.name}, ${rec.version}, ${rec.description}, ${jsonbText(rec.spec)}::text::jsonb, ${jsonbText(rec.paramsSchema)}::text::jsonb, ${rec.createdAt}::int8)`;
     if (p.audit) await writeAudit(tx, p.tenant, { ...p.audit, targetId: `${rec.name}@${rec.version}` }, p.now);
     return rec;
   });
@@ -83,7 +84,7 @@ export async function templateImport(
         continue;
       }
       await tx`INSERT INTO templates (tenant, name, version, description, spec, params_schema, created_at)
-        VALUES (${p.tenant}, ${t.name}, ${t.version}, ${t.description}, ${JSON.stringify(t.spec)}::text::jsonb, ${JSON.stringify(t.paramsSchema)}::text::jsonb, ${p.now}::int8)`;
+        VALUES (${p.tenant}, ${t.name}, ${t.version}, ${t.description}, ${jsonbText(t.spec)}::text::jsonb, ${jsonbText(t.paramsSchema)}::text::jsonb, ${p.now}::int8)`;
       created++;
     }
     if (p.audit) await writeAudit(tx, p.tenant, { ...p.audit, detail: { created, skipped } }, p.now);
