@@ -38,8 +38,10 @@ export class Dispatcher {
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  /** Resolves when the current round ends (tests and shutdown wait on it). */
+  /** Resolves when the current loop of rounds ends (tests and shutdown wait on it). */
   private idle: Promise<void> = Promise.resolve();
+  /** Resolves when the round in progress ends: true when it left nothing ready (see planAfter). */
+  private roundEnd: Promise<boolean> = Promise.resolve(true);
   /** Fair-share state carried between rounds. */
   private readonly order = new FairOrder();
   /** Queues and concurrency keys found at their cap during the current wake. */
@@ -159,7 +161,14 @@ export class Dispatcher {
       do {
         this.again = false;
         this.againForCapacity = false;
-        const more = await this.round();
+        let ended!: (drained: boolean) => void;
+        this.roundEnd = new Promise((resolve) => (ended = resolve));
+        let more = false;
+        try {
+          more = await this.round();
+        } finally {
+          ended(this.drained !== null);
+        }
         if (more) this.again = true;
       } while (this.roundDue() && !this.stopped);
     } catch (e) {
@@ -327,8 +336,17 @@ export class Dispatcher {
     return this.planNow(jobs);
   }
 
+  /**
+   * Waits for the round in progress — and for up to two more, while each leaves nothing ready —
+   * then plans. A round that leaves ready jobs behind means a backlog, not low load: the loop of
+   * rounds goes on as long as slots free up, and the submit, which could not take the fast path
+   * behind it anyway, goes the usual way at once instead of waiting out the drain (it held the
+   * submit batcher's slot meanwhile, and every later submit with it).
+   */
   private async planAfter(jobs: readonly NewJob[]): Promise<InsertPlan | null> {
-    for (let i = 0; i < 3 && this.running && this.lastDrained; i++) await this.idle;
+    for (let i = 0; i < 3 && this.running && this.lastDrained; i++) {
+      if (!(await this.roundEnd)) return null;
+    }
     return this.planNow(jobs);
   }
 

@@ -112,7 +112,8 @@ export async function jobInsertMany(c: Ctx, p: { jobs: NewJob[]; audit?: AuditIn
   const took = await res.assigning.took;
   const assigned = res.assigning.results.filter((r) => took.has(r.job.id)).map((r) => r.job);
   const byId = new Map(assigned.map((j) => [j.id, j]));
-  const jobs = res.jobs.map((j, i) => (res.existed[i] ? j : (byId.get(j.id) ?? j)));
+  // Every entry of an assigned job, a repeat of its idempotency key in this batch included.
+  const jobs = res.jobs.map((j) => byId.get(j.id) ?? j);
   return { jobs, existed: res.existed, assigned };
 }
 

@@ -204,7 +204,8 @@ export function jobInsertMany(sql: Sql, p: { jobs: NewJob[]; audit?: AuditInput 
     const assigned = assignNew(sql, p.assign, fresh);
     if (assigned.length > 0) {
       const byId = new Map(assigned.map((j) => [j.id, j]));
-      for (let i = 0; i < jobs.length; i++) if (!existed[i]) jobs[i] = byId.get(jobs[i].id) ?? jobs[i];
+      // Every entry of an assigned job, a repeat of its idempotency key in this batch included.
+      for (let i = 0; i < jobs.length; i++) jobs[i] = byId.get(jobs[i].id) ?? jobs[i];
     }
     return { jobs, existed, assigned };
   });
