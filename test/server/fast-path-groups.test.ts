@@ -124,7 +124,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     // two on PostgreSQL), so every later single submit queued behind it. Run on SQLite, where it
     // is deterministic (the loop's rounds always see the slots freed during their assignment's
     // group commit); on PostgreSQL the same wait was seen at 130 ms-1.9 s, as long as the loop lasted.
-    it.runIf(kind === 'sqlite')('answers single submits within a round or two while a drain that followed a drained round goes on', async () => {
+    // Defined for SQLite only (above): no PostgreSQL twin is shown as skipped.
+    if (kind === 'sqlite') it('answers single submits within a round or two while a drain that followed a drained round goes on', async () => {
       // Two workers for jobs labelled pool=a, and one of the same queue without the label (its
       // free slots take none of them).
       const pool = [new RawWorker(server), new RawWorker(server)];
