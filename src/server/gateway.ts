@@ -292,7 +292,14 @@ export class Gateway {
     // A result over the limit becomes a failure here too, in case the worker did not check.
     const checked = reports.map((r): Report => {
       if (r.kind !== 'completed') return r;
-      const size = Buffer.byteLength(JSON.stringify(r.result ?? null));
+      let size: number;
+      try {
+        size = Buffer.byteLength(JSON.stringify(r.result ?? null));
+      } catch (e) {
+        // Nested too deep to write back as JSON (JSON.parse took it): no store could keep it, and
+        // a throw here would fail the whole batch, again at every resend.
+        return { ...r, kind: 'failed', error: { code: 'BATON_E_VALIDATION', message: `result cannot be stored: ${(e as Error).message}` } } as Report;
+      }
       if (size <= max) return r;
       return { ...r, kind: 'failed', error: { code: 'BATON_E_RESULT_TOO_LARGE', message: `result is ${size} bytes; the limit is ${max} (BATON_MAX_RESULT_BYTES)` } } as Report;
     });

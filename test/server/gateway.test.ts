@@ -232,6 +232,24 @@ describe('worker gateway', () => {
     expect(attempt?.startedAt).not.toBeNull();
   });
 
+  it('fails an attempt whose result is nested too deep to store, and commits the rest of its batch', async () => {
+    const w = await new RawWorker(server.adminToken!).open();
+    await w.hello(['gw-deep']);
+    const jobs = [await admin.submit({ type: 'command', queue: 'gw-deep', payload: { argv: ['true'] } }), await admin.submit({ type: 'command', queue: 'gw-deep', payload: { argv: ['true'] } })];
+    const held = await w.next('assign', () => w.inbox.filter((m) => m.t === 'assign').flatMap((m) => m.jobs).length >= 2).then(() => w.inbox.flatMap((m) => (m.t === 'assign' ? m.jobs : [])));
+    const [a, b] = jobs.map((j) => held.find((x) => x.jobId === j.id)!);
+    // JSON.parse takes 20,000 levels of nesting; JSON.stringify, which storing needs, does not.
+    const deep = `${'['.repeat(20_000)}0${']'.repeat(20_000)}`;
+    const report = (x: Assignment, result: string) => `{"kind":"completed","jobId":"${x.jobId}","attempt":${x.attempt},"leaseToken":"${x.leaseToken}","at":${Date.now()},"result":${result}}`;
+    w.send(`{"t":"reports","batch":7,"reports":[${report(a, '"fine"')},${report(b, deep)}]}`);
+    const ack = await w.next('ack', (m) => m.batch === 7);
+    // Every report accepted (trailing accepted verdicts are left out of an ack).
+    expect(ack.verdicts).toEqual([]);
+    expect((await admin.getJob(a.jobId)).status).toBe('completed');
+    expect(await admin.getJob(b.jobId)).toMatchObject({ status: 'failed', error: { code: 'BATON_E_VALIDATION' } });
+    w.ws.close();
+  });
+
   it('assigns what a report batch makes ready (a released child, a retry) without waiting for the safety tick', async () => {
     const w = await new RawWorker(server.adminToken!).open();
     await w.hello(['gw-chain']);
