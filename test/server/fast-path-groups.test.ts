@@ -9,53 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { BatonClient } from '../../src/client/index.ts';
-import type { Assignment, ServerMessage } from '../../src/core/protocol.ts';
+import type { ServerMessage } from '../../src/core/protocol.ts';
 import { startServer, type RunningServer } from '../../src/server/app.ts';
+import { RawWorker } from '../helpers/raw-worker.ts';
 
 const PG_URL = process.env.BATON_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-/** A protocol client driven by the test, with every message it received. */
-class RawWorker {
-  readonly inbox: ServerMessage[] = [];
-  readonly ws: WebSocket;
-  private readonly opened: Promise<void>;
-
-  constructor(server: RunningServer) {
-    this.ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/worker/connect`, { headers: { authorization: `Bearer ${server.adminToken!}` } });
-    this.ws.on('message', (d) => this.inbox.push(JSON.parse(d.toString()) as ServerMessage));
-    this.opened = new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('error', reject);
-    });
-  }
-
-  async hello(queues: string[], capacity: number, labels: Record<string, string> = {}): Promise<string> {
-    await this.opened;
-    this.ws.send(JSON.stringify({ t: 'hello', protocol: 1, name: 'raw', host: 'test', types: ['command'], handlers: [], queues, labels, capacity, running: [] }));
-    return (await this.next('welcome')).workerId;
-  }
-
-  async next<T extends ServerMessage['t']>(t: T, match: (m: Extract<ServerMessage, { t: T }>) => boolean = () => true): Promise<Extract<ServerMessage, { t: T }>> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const found = this.inbox.find((m): m is Extract<ServerMessage, { t: T }> => m.t === t && match(m as Extract<ServerMessage, { t: T }>));
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no ${t} message; got ${JSON.stringify(this.inbox)}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  assigned(): Assignment[] {
-    return this.inbox.flatMap((m) => (m.t === 'assign' ? m.jobs : []));
-  }
-
-  async complete(batch: number, ...done: Assignment[]): Promise<void> {
-    this.ws.send(JSON.stringify({ t: 'reports', batch, reports: done.map((a) => ({ kind: 'completed', jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: Date.now(), result: null })) }));
-    await this.next('ack', (m) => m.batch === batch);
-  }
-}
 
 for (const kind of ['sqlite', 'postgres'] as const) {
   describe(`submit fast path, groups and waits (${kind})`, () => {
@@ -92,8 +51,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     // object, and the repeat's answer (200) showed status pending, attempt 0, no worker, for a job
     // that was assigned.
     it('answers a repeated idempotency key of the same submit group with the job as stored', async () => {
-      const w = new RawWorker(server);
-      await w.hello(['idem'], 50);
+      const w = new RawWorker(server.url, server.adminToken!);
+      await w.hello(['idem'], { capacity: 50 });
       // One job run through: the dispatcher has its settings and ends drained (fast path on).
       const first = await admin.submit({ type: 'command', queue: 'idem', payload: { argv: ['true'] } });
       const a0 = (await w.next('assign', (m) => m.jobs.some((j) => j.jobId === first.id))).jobs.find((j) => j.jobId === first.id)!;
@@ -128,10 +87,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     if (kind === 'sqlite') it('answers single submits within a round or two while a drain that followed a drained round goes on', async () => {
       // Two workers for jobs labelled pool=a, and one of the same queue without the label (its
       // free slots take none of them).
-      const pool = [new RawWorker(server), new RawWorker(server)];
-      for (const w of pool) await w.hello(['drain'], 100, { pool: 'a' });
-      const other = new RawWorker(server);
-      await other.hello(['drain'], 4);
+      const pool = [new RawWorker(server.url, server.adminToken!), new RawWorker(server.url, server.adminToken!)];
+      for (const w of pool) await w.hello(['drain'], { capacity: 100, labels: { pool: 'a' } });
+      const other = new RawWorker(server.url, server.adminToken!);
+      await other.hello(['drain'], { capacity: 4 });
       const labelled = { type: 'command' as const, queue: 'drain', requirements: { labels: { pool: 'a' } }, payload: { argv: ['true'] } };
       let done = 0;
       let batch = 1000;

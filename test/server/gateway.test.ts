@@ -8,7 +8,8 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { BatonClient, type JobInput } from '../../src/client/index.ts';
-import type { Assignment, ServerMessage } from '../../src/core/protocol.ts';
+import type { Assignment } from '../../src/core/protocol.ts';
+import { RawWorker } from '../helpers/raw-worker.ts';
 import { startServer, type RunningServer } from '../../src/server/app.ts';
 
 let server: RunningServer;
@@ -26,65 +27,6 @@ afterAll(async () => {
   await server?.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-/** A protocol client driven by the test, with every message it received. */
-class RawWorker {
-  readonly inbox: ServerMessage[] = [];
-  readonly ws: WebSocket;
-  closed: Promise<{ code: number; reason: string }>;
-  private readonly opened: Promise<void>;
-
-  constructor(token: string, url = server.url) {
-    this.ws = new WebSocket(`${url.replace('http', 'ws')}/v1/worker/connect`, { headers: { authorization: `Bearer ${token}` } });
-    this.ws.on('message', (d) => this.inbox.push(JSON.parse(d.toString()) as ServerMessage));
-    this.opened = new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('error', reject);
-    });
-    this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  }
-
-  async open(): Promise<this> {
-    await this.opened;
-    return this;
-  }
-
-  send(m: unknown): void {
-    this.ws.send(typeof m === 'string' ? m : JSON.stringify(m));
-  }
-
-  async next<T extends ServerMessage['t']>(t: T, match: (m: Extract<ServerMessage, { t: T }>) => boolean = () => true): Promise<Extract<ServerMessage, { t: T }>> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const found = this.inbox.find((m): m is Extract<ServerMessage, { t: T }> => m.t === t && match(m as Extract<ServerMessage, { t: T }>));
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no ${t} message; got ${JSON.stringify(this.inbox)}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  async hello(queues: string[], extra: Record<string, unknown> = {}): Promise<string> {
-    this.send({ t: 'hello', protocol: 1, name: 'raw', host: 'test', types: ['command'], handlers: [], queues, labels: {}, capacity: 2, running: [], ...extra });
-    return (await this.next('welcome')).workerId;
-  }
-
-  /** Every assignment received so far, in order. */
-  assigned(): Assignment[] {
-    return this.inbox.flatMap((m) => (m.t === 'assign' ? m.jobs : []));
-  }
-
-  /** Waits until `n` assignments in all have arrived (throws after 10 s); all of them, in order. */
-  async waitAssigned(n: number): Promise<Assignment[]> {
-    await this.next('assign', () => this.assigned().length >= n);
-    return this.assigned();
-  }
-
-  /** Completes `done` in one report batch and waits for its ack. */
-  async complete(batch: number, ...done: Assignment[]): Promise<void> {
-    this.send({ t: 'reports', batch, reports: done.map((a) => ({ kind: 'completed', jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, at: Date.now(), result: null })) });
-    await this.next('ack', (m) => m.batch === batch);
-  }
-}
 
 function upgradeStatus(token: string): Promise<number> {
   return new Promise((resolve) => {
@@ -121,7 +63,7 @@ describe('worker gateway', () => {
       [{ t: 'hello', protocol: 1, name: 'x', host: 'h', types: ['teleport'], handlers: [], queues: ['*'], labels: {}, capacity: 1, running: [] }, /unknown job type/],
     ];
     for (const [msg, pattern] of cases) {
-      const w = await new RawWorker(server.adminToken!).open();
+      const w = await new RawWorker(server.url, server.adminToken!).open();
       w.send(msg);
       const err = await w.next('error');
       expect(err.code).toBe('BATON_E_WORKER_PROTOCOL');
@@ -131,7 +73,7 @@ describe('worker gateway', () => {
   });
 
   it('refuses malformed reports without touching the store', async () => {
-    const w = await new RawWorker(server.adminToken!).open();
+    const w = await new RawWorker(server.url, server.adminToken!).open();
     await w.hello(['gw-malformed']);
     w.send({ t: 'reports', batch: 1, reports: [{ kind: 'completed', jobId: 'x' }] });
     expect((await w.next('error')).message).toMatch(/jobId, attempt and leaseToken/);
@@ -145,7 +87,7 @@ describe('worker gateway', () => {
       [{ ...lease, kind: 'log', seq: 2 ** 60, stream: 'stdout', data: '' }, /log report needs seq/],
     ];
     for (const [report, pattern] of cases) {
-      const v = await new RawWorker(server.adminToken!).open();
+      const v = await new RawWorker(server.url, server.adminToken!).open();
       await v.hello(['gw-malformed']);
       v.send({ t: 'reports', batch: 1, reports: [report] });
       expect((await v.next('error')).message).toMatch(pattern);
@@ -154,7 +96,7 @@ describe('worker gateway', () => {
   });
 
   it('answers each report with a verdict: unknown jobs, forged leases and stale attempts are refused', async () => {
-    const w = await new RawWorker(server.adminToken!).open();
+    const w = await new RawWorker(server.url, server.adminToken!).open();
     await w.hello(['gw-fence']);
     const job = await admin.submit({ type: 'command', queue: 'gw-fence', payload: { argv: ['true'] } });
     const assign = await w.next('assign');
@@ -192,7 +134,7 @@ describe('worker gateway', () => {
     await admin.createTenant({ id: 'gw-acme', name: 'gw-acme' });
     const made = await new BatonClient({ url: server.url, token: server.adminToken!, tenant: 'gw-acme' }).createToken({ name: 'gw-acme-admin', role: 'admin' });
     const acme = new BatonClient({ url: server.url, token: made.token });
-    const w = await new RawWorker(server.adminToken!).open();
+    const w = await new RawWorker(server.url, server.adminToken!).open();
     await w.hello(['gw-shared']);
     const job = await acme.submit({ type: 'command', queue: 'gw-shared', payload: { argv: ['true'] } });
     const a: Assignment = (await w.next('assign')).jobs[0];
@@ -215,7 +157,7 @@ describe('worker gateway', () => {
   });
 
   it('fails an attempt whose result is over the limit', async () => {
-    const w = await new RawWorker(server.adminToken!).open();
+    const w = await new RawWorker(server.url, server.adminToken!).open();
     await w.hello(['gw-big']);
     const job = await admin.submit({ type: 'command', queue: 'gw-big', payload: { argv: ['true'] } });
     const a: Assignment = (await w.next('assign')).jobs[0];
@@ -233,7 +175,7 @@ describe('worker gateway', () => {
   });
 
   it('fails an attempt whose result is nested too deep to store, and commits the rest of its batch', async () => {
-    const w = await new RawWorker(server.adminToken!).open();
+    const w = await new RawWorker(server.url, server.adminToken!).open();
     await w.hello(['gw-deep']);
     const jobs = [await admin.submit({ type: 'command', queue: 'gw-deep', payload: { argv: ['true'] } }), await admin.submit({ type: 'command', queue: 'gw-deep', payload: { argv: ['true'] } })];
     const held = await w.next('assign', () => w.inbox.filter((m) => m.t === 'assign').flatMap((m) => m.jobs).length >= 2).then(() => w.inbox.flatMap((m) => (m.t === 'assign' ? m.jobs : [])));
@@ -251,7 +193,7 @@ describe('worker gateway', () => {
   });
 
   it('assigns what a report batch makes ready (a released child, a retry) without waiting for the safety tick', async () => {
-    const w = await new RawWorker(server.adminToken!).open();
+    const w = await new RawWorker(server.url, server.adminToken!).open();
     await w.hello(['gw-chain']);
     const spec = { type: 'command' as const, queue: 'gw-chain', payload: { argv: ['true'] } };
     const { jobs } = await admin.submitBatch([
@@ -278,7 +220,7 @@ describe('worker gateway', () => {
   });
 
   it("assigns a failed plain job's onFailure compensation job without waiting for the safety tick", async () => {
-    const w = await new RawWorker(server.adminToken!).open();
+    const w = await new RawWorker(server.url, server.adminToken!).open();
     await w.hello(['gw-comp']);
     const spec = { type: 'command' as const, queue: 'gw-comp', payload: { argv: ['true'] } };
     const job = await admin.submit({ ...spec, onFailure: { ...spec, payload: { argv: ['echo', 'undo'] } } });
@@ -296,7 +238,7 @@ describe('worker gateway', () => {
     let reads = 0;
     store.jobListReadyHeads = (p) => (reads++, read(p));
     try {
-      const w = await new RawWorker(server.adminToken!).open();
+      const w = await new RawWorker(server.url, server.adminToken!).open();
       await w.hello(['gw-idle'], { capacity: 1 });
       const spec = { type: 'command' as const, queue: 'gw-idle', payload: { argv: ['true'] } };
       let batch = 500;
@@ -333,7 +275,7 @@ describe('worker gateway', () => {
     // Reads for the drain's worker (other tests' idle workers have rounds of their own).
     let reads = 0;
     store.jobListReadyHeads = (p) => (p.queues?.includes('gw-drain') && reads++, read(p));
-    const w = await new RawWorker(server.adminToken!).open();
+    const w = await new RawWorker(server.url, server.adminToken!).open();
     try {
       await w.hello(['gw-drain'], { capacity: 4 });
       const spec = { type: 'command' as const, queue: 'gw-drain', payload: { argv: ['true'] } };
@@ -410,7 +352,7 @@ describe('worker gateway', () => {
 
     it('a kept job edited to run later does not keep the rest of its capped queue from a free slot', async () => {
       await client.setQueueSettings('gw-kept-cap', { concurrencyLimit: 10 });
-      const w = await new RawWorker(own.adminToken!, own.url).open();
+      const w = await new RawWorker(own.url, own.adminToken!).open();
       try {
         await w.hello(['gw-kept-cap'], { capacity: 1 });
         const { jobs } = await client.submitBatch([cmd('gw-kept-cap'), cmd('gw-kept-cap'), cmd('gw-kept-cap')]);
@@ -430,7 +372,7 @@ describe('worker gateway', () => {
     });
 
     it('a kept job of a queue paused since does not keep the jobs sharing its concurrency key from a free slot', async () => {
-      const w = await new RawWorker(own.adminToken!, own.url).open();
+      const w = await new RawWorker(own.url, own.adminToken!).open();
       try {
         await w.hello(['gw-kept-p', 'gw-kept-q'], { capacity: 2 });
         const key = { concurrencyKey: 'gw-kept-k', concurrencyLimit: 10 };
@@ -452,7 +394,7 @@ describe('worker gateway', () => {
     });
 
     it('ranks a pending job whose inherited priority a blocked child raised as a fresh read does', async () => {
-      const w = await new RawWorker(own.adminToken!, own.url).open();
+      const w = await new RawWorker(own.url, own.adminToken!).open();
       try {
         await w.hello(['gw-kept-inherit'], { capacity: 1 });
         const { jobs } = await client.submitBatch([cmd('gw-kept-inherit'), cmd('gw-kept-inherit'), cmd('gw-kept-inherit'), cmd('gw-kept-inherit')]);
@@ -472,7 +414,7 @@ describe('worker gateway', () => {
   });
 
   it('leaves a job of a paused queue pending on the fast path, and assigns it once the queue is resumed', async () => {
-    const w = await new RawWorker(server.adminToken!).open();
+    const w = await new RawWorker(server.url, server.adminToken!).open();
     await w.hello(['gw-paused']);
     await admin.pauseQueue('gw-paused');
     await new Promise((r) => setTimeout(r, 50));
@@ -486,7 +428,7 @@ describe('worker gateway', () => {
   });
 
   it('reports leases it no longer holds as lost on heartbeat, and on reconnect', async () => {
-    const w = await new RawWorker(server.adminToken!).open();
+    const w = await new RawWorker(server.url, server.adminToken!).open();
     const id = await w.hello(['gw-hb']);
     const job = await admin.submit({ type: 'command', queue: 'gw-hb', payload: { argv: ['true'] } });
     const a = (await w.next('assign')).jobs[0];
@@ -501,7 +443,7 @@ describe('worker gateway', () => {
     w.ws.close();
     await w.closed;
     // The same worker reconnects claiming the cancelled attempt: the welcome says it is lost.
-    const again = await new RawWorker(server.adminToken!).open();
+    const again = await new RawWorker(server.url, server.adminToken!).open();
     again.send({ t: 'hello', protocol: 1, workerId: id, name: 'raw', host: 'test', types: ['command'], handlers: [], queues: ['gw-hb'], labels: {}, capacity: 2, running: [{ jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken }] });
     const welcome = await again.next('welcome');
     expect(welcome.workerId).toBe(id);
@@ -510,7 +452,7 @@ describe('worker gateway', () => {
   });
 
   it('lists connected workers and drains one on request', async () => {
-    const w = await new RawWorker(server.adminToken!).open();
+    const w = await new RawWorker(server.url, server.adminToken!).open();
     const id = await w.hello(['gw-drain']);
     const listed = (await admin.workers()).find((x) => x.id === id);
     expect(listed).toMatchObject({ connected: true, status: 'active', capacity: 2 });
