@@ -232,12 +232,12 @@ function updateAttempts(tx: Db, rows: PendingAttempt[]): Promise<unknown> {
 /** Creates the queue rows of (tenant, name) pairs that do not exist yet, each stamped `at`. */
 export function ensureQueues(tx: Db, pairs: { tenant: string; name: string; at: number }[]): Promise<unknown> {
   if (pairs.length === 0) return Promise.resolve();
-  // In key order, one order for every transaction: two that create the same new queues in
-  // opposite orders would each wait for the other's row (a deadlock, broken after 1 s).
-  pairs = [...pairs].sort((a, b) => (a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // ORDER BY: rows go in in key order, one order for every transaction; two that create the same
+  // new queues in opposite orders would each wait for the other's row (a deadlock, broken after 1 s).
   return tx`INSERT INTO queues (tenant, name, paused, created_at)
     SELECT t, n, false, at FROM unnest(${pairs.map((p) => p.tenant)}::text[], ${pairs.map((p) => p.name)}::text[],
       ${pairs.map((p) => p.at)}::int8[]) AS v(t, n, at)
+    ORDER BY t, n
     ON CONFLICT DO NOTHING`.execute();
 }
 
