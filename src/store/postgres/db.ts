@@ -8,6 +8,7 @@ import { loadMigrationsFrom, type Migration } from '../migrations.ts';
 import postgres from 'postgres';
 import { BatonError, isBatonError } from '../../core/errors.ts';
 import { socketFactory } from './socket.ts';
+import { textWithoutNul } from './rows.ts';
 
 /** The pool of the `postgres` client; `any` because the client's row typing is per query. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -248,12 +249,6 @@ export function redact(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }
 
-/** A text parameter as PostgreSQL accepts it: NUL characters replaced by U+FFFD. */
-export function textWithoutNul(x: unknown): string {
-  const s = '' + (x as string);
-  return s.includes('\u0000') ? s.replaceAll('\u0000', '\ufffd') : s;
-}
-
 /** Opens a lazy pool (no connection is made until the first query) with search_path = schema. */
 export function connect(target: PgTarget, max: number): Pool {
   // `socket` is a documented option of the client (README "Custom socket") missing from its types.
@@ -280,8 +275,8 @@ export function connect(target: PgTarget, max: number): Pool {
       int8: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
       // Every text parameter, alone or in a text[]: PostgreSQL refuses a NUL in text (and fails
       // the statement — a whole report batch, for a NUL in one log chunk of binary output), which
-      // SQLite stores; it becomes U+FFFD. jsonb's refusals are handled where JSON text is made
-      // (jsonbText in rows.ts). No parser: text is read as it comes.
+      // SQLite stores; it becomes U+FFFD (rows.ts, with jsonb's refusals, handled where JSON text
+      // is made). No parser: text is read as it comes.
       text: { to: 25, from: [], serialize: textWithoutNul, parse: (x: string) => x },
     },
   });

@@ -22,11 +22,17 @@ const JSONB_REFUSED = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi;
  * JSON text of `v` that jsonb accepts: PostgreSQL refuses a NUL and an unpaired surrogate in
  * jsonb (and fails the statement, and with it a whole batch), which JSON and SQLite allow; both
  * become U+FFFD, as an unpaired surrogate does in any UTF-8 text. NUL characters in text
- * parameters are replaced the same way by the pool's text serializer (db.ts).
+ * parameters are replaced the same way (textWithoutNul, the pool's text serializer in db.ts).
  */
 export function jsonbText(v: unknown): string {
   const s = JSON.stringify(v);
   return s.includes('\\u') ? s.replace(JSONB_REFUSED, '$1\\ufffd') : s;
+}
+
+/** A text parameter as PostgreSQL accepts it: NUL characters replaced by U+FFFD (the pool's text serializer). */
+export function textWithoutNul(x: unknown): string {
+  const s = '' + (x as string);
+  return s.includes('\u0000') ? s.replaceAll('\u0000', '\ufffd') : s;
 }
 
 /** JSON text for a jsonb parameter (jsonbText); null and undefined become SQL NULL. */
