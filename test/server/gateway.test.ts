@@ -178,7 +178,7 @@ describe('worker gateway', () => {
     const w = await new RawWorker(server.url, server.adminToken!).open();
     await w.hello(['gw-deep']);
     const jobs = [await admin.submit({ type: 'command', queue: 'gw-deep', payload: { argv: ['true'] } }), await admin.submit({ type: 'command', queue: 'gw-deep', payload: { argv: ['true'] } })];
-    const held = await w.next('assign', () => w.inbox.filter((m) => m.t === 'assign').flatMap((m) => m.jobs).length >= 2).then(() => w.inbox.flatMap((m) => (m.t === 'assign' ? m.jobs : [])));
+    const held = await w.waitAssigned(2);
     const [a, b] = jobs.map((j) => held.find((x) => x.jobId === j.id)!);
     // JSON.parse takes 20,000 levels of nesting; JSON.stringify, which storing needs, does not.
     const deep = `${'['.repeat(20_000)}0${']'.repeat(20_000)}`;

@@ -53,12 +53,16 @@ describe.each(engines)('report batches (%s)', (_name, open) => {
     current = null;
   });
 
+  /** Two pending jobs of a fresh store, both assigned to worker w1. */
+  const twoAssigned = async () => {
+    const s = await store();
+    const [x, y] = await insert(s, newJob(), newJob());
+    return { s, x, y, ax: await assign(s, x.id), ay: await assign(s, y.id) };
+  };
+
   describe('values PostgreSQL cannot hold in text or jsonb', () => {
     it('a log chunk holding a NUL character (binary output) leaves the rest of its batch committed', async () => {
-      const s = await store();
-      const [x, y] = await insert(s, newJob(), newJob());
-      const ax = await assign(s, x.id);
-      const ay = await assign(s, y.id);
+      const { s, x, y, ax, ay } = await twoAssigned();
       // Command output is not guaranteed to be text: `find -print0`, a binary dumped to stdout.
       const out = await report(s, [rep.completed(ax, 'x done'), rep.log(ay, 1, 'before\u0000after'), rep.completed(ay, 'y done')], { now: T0 + 5 });
       expect(out.map((o) => o.ok)[0]).toBe(true);
@@ -68,10 +72,7 @@ describe.each(engines)('report batches (%s)', (_name, open) => {
     });
 
     it("a failure whose error carries a NUL (the command executor's stderrTail) is recorded", async () => {
-      const s = await store();
-      const [x, y] = await insert(s, newJob(), newJob());
-      const ax = await assign(s, x.id);
-      const ay = await assign(s, y.id);
+      const { s, x, y, ax, ay } = await twoAssigned();
       // What src/worker/executors/command.ts sends for a command that wrote binary to stderr.
       const failed: Report = {
         kind: 'failed',
@@ -89,10 +90,7 @@ describe.each(engines)('report batches (%s)', (_name, open) => {
     });
 
     it('a result string cut in the middle of a surrogate pair is recorded', async () => {
-      const s = await store();
-      const [x, y] = await insert(s, newJob(), newJob());
-      const ax = await assign(s, x.id);
-      const ay = await assign(s, y.id);
+      const { s, x, y, ax, ay } = await twoAssigned();
       // `'…😀'.slice(0, -1)` in a handler: valid for JSON.stringify / JSON.parse, not for jsonb.
       const cut = 'summary: \u{1F600}'.slice(0, -1);
       const out = await report(s, [rep.completed(ax), rep.completed(ay, { summary: cut })], { now: T0 + 5 });
@@ -150,10 +148,7 @@ describe.each(engines)('report batches (%s)', (_name, open) => {
     });
 
     it('refuses a lease extension for an attempt that ended or was returned in an earlier batch', async () => {
-      const s = await store();
-      const [x, y] = await insert(s, newJob(), newJob());
-      const ax = await assign(s, x.id);
-      const ay = await assign(s, y.id);
+      const { s, x, y, ax, ay } = await twoAssigned();
       await report(s, [rep.completed(ax), rep.returned(ay)], { now: T0 + 1 });
       const leases = [ax, ay].map((a) => ({ jobId: a.id, attempt: a.attempt, leaseToken: a.leaseToken! }));
       expect((await s.leaseExtend({ workerId: 'w1', leases, leaseExpiresAt: T0 + 99_000, now: T0 + 2 })).lost).toEqual(leases);
